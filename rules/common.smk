@@ -1,0 +1,105 @@
+# Config → file lists. Every expansion of models, methods, sparsities and tasks lives here once.
+import json
+import re
+
+from sinkprune.config import ConfigError, validate_config
+
+validate_config(config, source="config")
+if workflow.config_settings.overwrite_config:
+    raise ConfigError(
+        "command-line --config overrides are not supported: stages read the config file itself. "
+        "Copy config/mini.yaml, edit it, and pass it with --configfile."
+    )
+if len(workflow.configfiles) != 1:
+    raise ConfigError(f"pass exactly one --configfile (got {list(workflow.configfiles)})")
+CONFIGFILE = workflow.configfiles[0]
+PY = "python -m"
+
+MODELS = list(config["models"])
+TRAINED = [m for m in MODELS if "train" in config["models"][m]]
+PRUNED = list(config["prune"]["models"])
+METHODS = list(config["prune"]["methods"])
+TASKS = list(config["eval"]["tasks"])
+STRUCTURED = {"structured", "sink_structured"}
+
+
+def sparsities(method):
+    """Sparsity strings a method runs at (structured methods use their own ratios)."""
+    if method in STRUCTURED:
+        return list(config["prune"].get("structured_ratios", []))
+    return list(config["prune"]["sparsities"])
+
+
+def pruned_runs():
+    """(model, method, sparsity) of every pruned model of the config."""
+    return [(m, meth, s) for m in PRUNED for meth in METHODS for s in sparsities(meth)]
+
+
+def model_dir(model, state="trained"):
+    """Checkpoint of a model: trained in the DAG, or a hub id / local path (paper scale)."""
+    spec = config["models"][model]
+    if "train" in spec or state == "untrained":
+        return f"results/models/{model}/{state}"
+    return spec["path"]
+
+
+def model_input(model, state="trained"):
+    """Input files a rule needs for a model checkpoint (none for a hub id)."""
+    spec = config["models"][model]
+    return [model_dir(model, state)] if ("train" in spec or state == "untrained") else []
+
+
+def cfg(*keys):
+    """Config sections a rule depends on, as params: changing them reruns only that rule."""
+    return json.dumps({k: config[k] for k in keys}, sort_keys=True)
+
+
+def res(rule_name, key, default=None):
+    """Resource of a rule from config 'resources.<rule>' falling back to 'resources.default'."""
+    table = config.get("resources", {})
+    value = table.get(rule_name, {}).get(key, table.get("default", {}).get(key, default))
+    return value
+
+
+def eval_files():
+    dense = [f"results/eval/{m}/dense/0.00.json" for m in PRUNED]
+    return dense + [f"results/eval/{m}/{meth}/{s}.json" for m, meth, s in pruned_runs()]
+
+
+def prune_reports():
+    return [f"results/prune/{m}/{meth}/{s}/report.json" for m, meth, s in pruned_runs()]
+
+
+def sink_trajectories():
+    """Every sink trajectory file: each model, trained and untrained, each kind of trajectory."""
+    out = []
+    for m in MODELS:
+        kinds = ["ar_prefix"] if config["models"][m]["kind"] == "ar" else ["noised", "generate"]
+        out += [f"results/sinks/{m}/{state}/{k}.npz" for state in ("trained", "untrained") for k in kinds]
+    return out
+
+
+def final_targets():
+    """Every table, figure and claim `snakemake all` promises."""
+    return [
+        "results/tables/main.csv",
+        "paper/tables/main.tex",
+        "results/tables/sinks.csv",
+        "paper/tables/sinks.tex",
+        "results/claims/sink_variance.json",
+        "figures/sink_variance.pdf",
+        "figures/accuracy_vs_sparsity.pdf",
+        "results/provenance.json",
+    ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS]
+
+
+def manifest_inputs():
+    """Every result file listed in the sha256 manifest."""
+    return [t for t in final_targets() if t.startswith("results/")] + eval_files() + prune_reports()
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, MODELS)) if MODELS else "NONE",
+    method="[a-z_]+",
+    sparsity=r"\d\.\d\d|\d+:\d+",
+    state="trained|untrained",

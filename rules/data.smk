@@ -1,0 +1,82 @@
+# Data stage: offline corpus → tokenizer → training streams, calibration batch, mini tasks.
+
+
+rule corpus:
+    output:
+        train="results/data/corpus.txt",
+        heldout="results/data/corpus_heldout.txt",
+        provenance="results/data/corpus.json",
+    params:
+        cfg=cfg("data"),
+    log:
+        "logs/data/corpus.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.data corpus --config {CONFIGFILE} --train {output.train} "
+        "--heldout {output.heldout} --provenance {output.provenance} > {log} 2>&1"
+
+
+rule tokenizer:
+    input:
+        train="results/data/corpus.txt",
+    output:
+        directory("results/data/tokenizer"),
+    params:
+        cfg=cfg("seed", "data"),
+    log:
+        "logs/data/tokenizer.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.data tokenizer --config {CONFIGFILE} --train {input.train} --out {output} > {log} 2>&1"
+
+
+rule streams:
+    input:
+        tokenizer="results/data/tokenizer",
+        train="results/data/corpus.txt",
+    output:
+        "results/data/streams.pt",
+    params:
+        cfg=cfg("seed", "data"),
+    log:
+        "logs/data/streams.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.data streams --config {CONFIGFILE} --tokenizer {input.tokenizer} "
+        "--train {input.train} --out {output} > {log} 2>&1"
+
+
+rule calibration:
+    input:
+        tokenizer="results/data/tokenizer",
+        heldout="results/data/corpus_heldout.txt",
+    output:
+        "results/data/calibration.pt",
+    params:
+        cfg=cfg("seed", "data"),
+    log:
+        "logs/data/calibration.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.data calibration --config {CONFIGFILE} --tokenizer {input.tokenizer} "
+        "--heldout {input.heldout} --out {output} > {log} 2>&1"
+
+
+rule tasks:
+    input:
+        heldout="results/data/corpus_heldout.txt",
+    output:
+        directory("results/data/tasks"),
+    params:
+        cfg=cfg("seed", "data", "eval"),
+    log:
+        "logs/data/tasks.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.evaluate build-tasks --config {CONFIGFILE} --heldout {input.heldout} "
+        "--out-dir {output} > {log} 2>&1"

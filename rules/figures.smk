@@ -1,0 +1,56 @@
+# Figures stage: one rule per figure, each needing only its own table (PDF + PNG).
+
+
+rule fig_sink_variance:
+    input:
+        "results/tables/sinks.csv",
+    output:
+        pdf=report("figures/sink_variance.pdf", caption="../workflow/report/sink_variance.rst", category="Sinks"),
+        png="figures/sink_variance.png",
+    log:
+        "logs/figures/sink_variance.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.figures sink_variance --table {input} --out {output.pdf} > {log} 2>&1"
+
+
+def heatmap_input(state):
+    """The trajectory a model's heatmap shows: AR decoding prefixes or the noised DLM trajectory."""
+
+    def files(wildcards):
+        kind = "ar_prefix" if config["models"][wildcards.model]["kind"] == "ar" else "noised"
+        return f"results/sinks/{wildcards.model}/{state}/{kind}.npz"
+
+    return files
+
+
+rule fig_sink_heatmap:
+    input:
+        trained=heatmap_input("trained"),
+        untrained=heatmap_input("untrained"),
+    output:
+        pdf=report("figures/sink_heatmap/{model}.pdf", caption="../workflow/report/sink_heatmap.rst", category="Sinks"),
+        png="figures/sink_heatmap/{model}.png",
+        gif="figures/sink_heatmap/{model}.gif",
+    log:
+        "logs/figures/sink_heatmap/{model}.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.figures sink_heatmap --trained {input.trained} --untrained {input.untrained} "
+        "--out {output.pdf} > {log} 2>&1"
+
+
+rule fig_accuracy:
+    input:
+        "results/tables/main.csv",
+    output:
+        pdf=report("figures/accuracy_vs_sparsity.pdf", caption="../workflow/report/accuracy.rst", category="Pruning"),
+        png="figures/accuracy_vs_sparsity.png",
+    log:
+        "logs/figures/accuracy.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.figures accuracy --table {input} --out {output.pdf} > {log} 2>&1"

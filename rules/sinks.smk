@@ -1,0 +1,47 @@
+# Sinks stage: received attention mass along each model's trajectories (trained and untrained),
+# then statistics with controls, the claim check and the sinks table.
+
+
+rule sink_trajectory:
+    input:
+        model=lambda w: model_input(w.model, w.state),
+        calib="results/data/calibration.pt",
+    output:
+        "results/sinks/{model}/{state}/{kind}.npz",
+    params:
+        model=lambda w: model_dir(w.model, w.state),
+        cfg=cfg("seed", "sinks"),
+    wildcard_constraints:
+        kind="noised|generate|ar_prefix",
+    threads: config["threads"]
+    resources:
+        mem_mb=res("sink_trajectory", "mem_mb"),
+        runtime=res("sink_trajectory", "runtime"),
+        gpu=res("sink_trajectory", "gpu"),
+    log:
+        "logs/sinks/{model}/{state}/{kind}.log",
+    benchmark:
+        "benchmarks/sinks/{model}/{state}/{kind}.tsv"
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.sinks trajectory --config {CONFIGFILE} --model {params.model} "
+        "--calib {input.calib} --kind {wildcards.kind} --out {output} > {log} 2>&1"
+
+
+rule sink_summary:
+    input:
+        sink_trajectories(),
+    output:
+        table="results/tables/sinks.csv",
+        tex="paper/tables/sinks.tex",
+        claim="results/claims/sink_variance.json",
+    params:
+        cfg=cfg("seed", "sinks", "models"),
+    log:
+        "logs/sinks/summary.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.sinks summarize --config {CONFIGFILE} --inputs {input} --table {output.table} "
+        "--tex {output.tex} --claim {output.claim} > {log} 2>&1"

@@ -1,0 +1,19 @@
+# Tables stage: every evaluation and prune report → one tidy CSV and its LaTeX rendering.
+
+
+rule main_table:
+    input:
+        evals=eval_files(),
+        reports=prune_reports(),
+    output:
+        csv="results/tables/main.csv",
+        tex="paper/tables/main.tex",
+    params:
+        cfg=cfg("tables", "models"),
+    log:
+        "logs/tables/main.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.tables main --config {CONFIGFILE} --evals {input.evals} "
+        "--reports {input.reports} --csv {output.csv} --tex {output.tex} > {log} 2>&1"

@@ -1,0 +1,76 @@
+"""Token streams for training and the calibration batch.
+
+Training draws windows from two pretokenized streams: natural text (any offset) and synthetic
+skill lines (windows start at a line start so examples are whole). Calibration windows come from
+the held-out text, BOS first, as the released code draws random WikiText-2 windows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerFast
+
+
+def _encode_blocks(tokenizer: PreTrainedTokenizerFast, blocks: list[str]) -> list[list[int]]:
+    return tokenizer(blocks, add_special_tokens=False)["input_ids"]
+
+
+def text_stream(tokenizer: PreTrainedTokenizerFast, text: str) -> torch.Tensor:
+    """Token ids of ``text`` as one 1-D LongTensor (paragraphs encoded in a batch, for speed)."""
+    paragraphs = [p + "\n\n" for p in text.split("\n\n") if p.strip()]
+    ids = [i for block in _encode_blocks(tokenizer, paragraphs) for i in block]
+    if not ids:
+        raise ValueError("text stream is empty: the corpus produced no tokens")
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def line_stream(tokenizer: PreTrainedTokenizerFast, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids of newline-terminated ``lines`` concatenated, and the offset where each line starts."""
+    encoded = _encode_blocks(tokenizer, [line + "\n" for line in lines])
+    lengths = torch.tensor([len(e) for e in encoded], dtype=torch.long)
+    starts = torch.cumsum(lengths, 0) - lengths
+    return torch.tensor([i for e in encoded for i in e], dtype=torch.long), starts
+
+
+def build_streams(tokenizer: PreTrainedTokenizerFast, train_text: str, skill_lines: list[str]) -> dict[str, torch.Tensor]:
+    """All training streams in one dict (saved with torch.save, shared by every model)."""
+    skills, starts = line_stream(tokenizer, skill_lines)
+    return {"text": text_stream(tokenizer, train_text), "skills": skills, "skill_starts": starts}
+
+
+def sample_windows(stream: torch.Tensor, starts: torch.Tensor | None, count: int, length: int,
+                   generator: torch.Generator) -> torch.Tensor:
+    """``count`` windows of ``length`` tokens from ``stream`` ([count, length]).
+
+    With ``starts``, windows begin at one of those offsets (whole skill examples).
+    """
+    if stream.numel() <= length:
+        raise ValueError(f"stream of {stream.numel()} tokens is too short for windows of {length}")
+    if starts is None:
+        offsets = torch.randint(0, stream.numel() - length, (count,), generator=generator)
+    else:
+        valid = starts[starts < stream.numel() - length]
+        offsets = valid[torch.randint(0, valid.numel(), (count,), generator=generator)]
+    index = offsets.unsqueeze(1) + torch.arange(length).unsqueeze(0)
+    return stream[index]
+
+
+def with_bos(windows: torch.Tensor, bos_id: int) -> torch.Tensor:
+    """Prepend a BOS column: every sequence the models see starts with BOS (scales.md)."""
+    bos = torch.full((windows.shape[0], 1), bos_id, dtype=windows.dtype)
+    return torch.cat([bos, windows], dim=1)
+
+
+def calibration_batch(tokenizer: PreTrainedTokenizerFast, heldout_text: str, n_samples: int,
+                      seq_len: int, seed: int) -> torch.Tensor:
+    """``n_samples`` BOS-first windows of ``seq_len`` tokens of held-out text ([N, seq_len])."""
+    generator = torch.Generator().manual_seed(seed)
+    stream = text_stream(tokenizer, heldout_text)
+    return with_bos(sample_windows(stream, None, n_samples, seq_len - 1, generator), tokenizer.bos_token_id)
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """torch.save with contiguous tensors (byte-identical for identical content)."""
+    torch.save({k: v.contiguous() for k, v in tensors.items()}, str(path))

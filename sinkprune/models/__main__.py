@@ -1,0 +1,83 @@
+"""Command line of the models stage (rules/models.smk).
+
+    python -m sinkprune.models train --config C --model tiny-llada --tokenizer DIR \
+        --streams streams.pt --trained DIR --untrained DIR --log train.json
+
+Builds the named mini model in its family's on-disk format, saves the untrained initialisation
+(the control for every sink statistic), trains it, and saves the trained checkpoint; both
+directories carry the tokenizer so ``load_model`` + ``AutoTokenizer`` work on either.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from sinkprune.config import load_config, set_threads
+
+
+def train_command(args: argparse.Namespace) -> None:
+    """Build, save untrained, train, save trained."""
+    from sinkprune.data.tokenizer import load_tokenizer, special_ids
+    from sinkprune.models import build_model, load_model, save_model
+    from sinkprune.models.train import TrainSettings, copy_tokenizer, timed_train, write_train_log
+
+    config = load_config(args.config)
+    set_threads(config)
+    if args.model not in config["models"]:
+        raise KeyError(f"model {args.model!r} is not a key of config 'models' ({', '.join(config['models'])})")
+    spec = config["models"][args.model]
+    if "train" not in spec:
+        raise KeyError(f"config 'models.{args.model}' has no 'train' section: it is not trained in the DAG")
+    tok = load_tokenizer(args.tokenizer)
+    seq_len = int(config["data"]["seq_len"])
+    seed = int(config["seed"]) + int(spec.get("seed_offset", 0))
+    settings = TrainSettings.from_config(spec["train"], seq_len=seq_len, seed=seed)
+    model = build_model(spec["family"], spec["arch"], vocab_size=len(tok), max_seq_len=seq_len,
+                        special_ids=special_ids(tok), seed=seed)
+    for out in (args.untrained, args.trained):
+        Path(out).mkdir(parents=True, exist_ok=True)
+    # The control is the random initialisation of this architecture, saved before any weights
+    # are transferred from a parent model (tiny-dream starts from tiny-ar, as Dream from Qwen2).
+    save_model(model, args.untrained)
+    copy_tokenizer(args.tokenizer, args.untrained)
+    if spec["train"].get("init_from"):
+        if not args.init:
+            raise ValueError(f"config 'models.{args.model}.train.init_from' is set but --init was not given")
+        from sinkprune.models import transfer_weights
+
+        transfer_weights(load_model(args.init), model)
+    streams = torch.load(args.streams)
+    log, seconds = timed_train(model, streams, settings)
+    save_model(model, args.trained)
+    copy_tokenizer(args.tokenizer, args.trained)
+    n_params = sum(p.numel() for p in model.parameters())
+    write_train_log(args.log, log, settings, n_params)
+    tokens = settings.steps * settings.batch_size * settings.seq_len
+    print(f"{args.model}: {n_params} parameters, final loss {log[-1]['loss']:.4f}, "
+          f"{seconds:.1f} s, {tokens / seconds:.0f} tokens/s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and run one models step."""
+    parser = argparse.ArgumentParser(prog="python -m sinkprune.models", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("train", help="train one mini model")
+    p.add_argument("--config", required=True)
+    p.add_argument("--model", required=True, help="key of config 'models'")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--streams", required=True)
+    p.add_argument("--init", help="checkpoint to initialise from (train.init_from)")
+    p.add_argument("--trained", required=True)
+    p.add_argument("--untrained", required=True)
+    p.add_argument("--log", required=True)
+    args = parser.parse_args(argv)
+    if args.step == "train":
+        train_command(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Train the mini zoo inside the DAG: autoregressive or masked-diffusion objective.
+
+Objectives (scales.md, method.md §2):
+- ``ar``: next-token cross-entropy (causal families).
+- ``mdm``: LLaDA's masked-diffusion loss. t ~ U(0, 1), each token (BOS excepted) masked with
+  p = (1 − eps)·t + eps, cross-entropy on masked tokens divided by p, averaged over all tokens.
+  Families with shifted logits (Dream) read predictions through ``position_logits``, and never
+  mask the first and last positions, as Dream does.
+Deterministic: one seeded generator drives init, data and masking; torch threads are fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from sinkprune.data.streams import sample_windows, with_bos
+from sinkprune.models.noising import forward_noise
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """One model's training hyperparameters (config ``models.<name>.train``)."""
+
+    objective: str
+    steps: int
+    batch_size: int
+    lr: float
+    warmup: int
+    text_fraction: float
+    seq_len: int
+    seed: int
+    weight_decay: float = 0.01
+    mask_eps: float = 1e-3
+
+    @classmethod
+    def from_config(cls, train: dict, seq_len: int, seed: int) -> "TrainSettings":
+        """Build from the config's ``train`` mapping (keys as in the schema)."""
+        keys = {f for f in cls.__dataclass_fields__} - {"seq_len", "seed"}
+        return cls(**{k: train[k] for k in keys if k in train}, seq_len=seq_len, seed=seed)
+
+
+def lr_at(step: int, settings: TrainSettings) -> float:
+    """Linear warm-up then cosine decay to 10 % of the peak."""
+    if step < settings.warmup:
+        return settings.lr * (step + 1) / settings.warmup
+    progress = (step - settings.warmup) / max(1, settings.steps - settings.warmup)
+    return settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def batch_of(streams: dict[str, torch.Tensor], settings: TrainSettings, bos_id: int,
+             generator: torch.Generator) -> torch.Tensor:
+    """One training batch [B, seq_len]: a ``text_fraction`` share of text windows, the rest skills."""
+    n_text = round(settings.batch_size * settings.text_fraction)
+    length = settings.seq_len - 1
+    parts = []
+    if n_text:
+        parts.append(sample_windows(streams["text"], None, n_text, length, generator))
+    if settings.batch_size - n_text:
+        parts.append(sample_windows(streams["skills"], streams["skill_starts"],
+                                    settings.batch_size - n_text, length, generator))
+    return with_bos(torch.cat(parts), bos_id)
+
+
+def ar_loss(model, ids: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy."""
+    logits = model(ids)
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+
+
+def mdm_loss(model, ids: torch.Tensor, generator: torch.Generator, eps: float) -> torch.Tensor:
+    """LLaDA masked-diffusion loss, Σ_masked CE / p over all B·S tokens."""
+    batch, seq = ids.shape
+    t = torch.rand(batch, generator=generator)
+    protect = torch.zeros(seq, dtype=torch.bool)
+    protect[0] = True  # BOS stays visible, as in LLaDA's and Dream's pretraining data
+    if model.logit_shift:
+        protect[-1] = True
+    noisy, masked, p = forward_noise(ids, t, model.mask_id, eps, generator, protect)
+    logits = model.position_logits(noisy)
+    token_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids.reshape(-1), reduction="none")
+    token_loss = token_loss.view(batch, seq) * masked / p
+    return token_loss.sum() / (batch * seq)
+
+
+def train(model, streams: dict[str, torch.Tensor], settings: TrainSettings, log_every: int = 50) -> list[dict]:
+    """Train ``model`` in place; returns the loss log (deterministic values only, no times)."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=settings.lr, betas=(0.9, 0.95))
+    if settings.objective not in ("ar", "mdm"):
+        raise ValueError(f"train.objective must be 'ar' or 'mdm', got {settings.objective!r}")
+    model.train()
+    log, running = [], 0.0
+    for step in range(settings.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, settings)
+        ids = batch_of(streams, settings, model.bos_id, generator)
+        loss = ar_loss(model, ids) if settings.objective == "ar" else mdm_loss(model, ids, generator, settings.mask_eps)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        running += loss.item()
+        if (step + 1) % log_every == 0 or step + 1 == settings.steps:
+            n = (step % log_every) + 1
+            log.append({"step": step + 1, "loss": round(running / n, 6)})
+            running = 0.0
+    model.eval()
+    return log
+
+
+def copy_tokenizer(tokenizer_dir: str | Path, out_dir: str | Path) -> None:
+    """Ship the tokenizer files inside a checkpoint directory, as Hugging Face checkpoints do."""
+    for f in sorted(Path(tokenizer_dir).iterdir()):
+        if f.is_file():
+            shutil.copyfile(f, Path(out_dir) / f.name)
+
+
+def timed_train(model, streams, settings) -> tuple[list[dict], float]:
+    """:func:`train` plus its wall time (reported in the log file, kept out of results)."""
+    start = time.perf_counter()
+    log = train(model, streams, settings)
+    return log, time.perf_counter() - start
+
+
+def write_train_log(path: str | Path, log: list[dict], settings: TrainSettings, n_params: int) -> None:
+    """Loss curve and settings as JSON (no timestamps, so reruns are byte-identical)."""
+    Path(path).write_text(json.dumps({"settings": settings.__dict__, "parameters": n_params, "loss": log},
+                                     indent=2, sort_keys=True) + "\n")
