@@ -1,6 +1,7 @@
 # Config → file lists. Every expansion of models, methods, sparsities and tasks lives here once.
 import json
 import re
+import sys
 
 from sinkprune.config import ConfigError, validate_config
 
@@ -13,7 +14,10 @@ if workflow.config_settings.overwrite_config:
 if len(workflow.configfiles) != 1:
     raise ConfigError(f"pass exactly one --configfile (got {list(workflow.configfiles)})")
 CONFIGFILE = workflow.configfiles[0]
-PY = "python -m"
+# Rules run the interpreter that runs Snakemake (the project's venv), unless Snakemake itself
+# deploys the conda environment of each rule (--sdm conda), where `python` is that env's.
+_CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.deployment_method)
+PY = "python -m" if _CONDA else f"{sys.executable} -m"
 
 MODELS = list(config["models"])
 TRAINED = [m for m in MODELS if "train" in config["models"][m]]

@@ -55,11 +55,15 @@ def build_corpus(max_bytes: int, heldout_fraction: float) -> tuple[str, str, dic
     files = stdlib_sources()
     if not files:
         raise FileNotFoundError(f"no standard-library sources under {sysconfig.get_paths()['stdlib']}")
+    seen: set[str] = set()
     for index, path in enumerate(files):
-        docs = docstrings(path)
-        if not docs:
+        # Many stdlib modules repeat docstrings (e.g. _pydecimal and decimal): keep each
+        # paragraph once, so held-out text never also appears in training text.
+        paragraphs = [p for doc in docstrings(path) for p in doc.split("\n\n") if p.strip()]
+        fresh = [p for p in paragraphs if not (p in seen or seen.add(p))]
+        if not fresh:
             continue
-        block = "\n\n".join(docs)
+        block = "\n\n".join(fresh)
         (heldout if index % stride == stride - 1 else train).append(block)
         size += len(block.encode())
         if size >= max_bytes:

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv with the exact pinned stack (idempotent). torch goes first and alone: a loose
+# torch requirement would pull a multi-GB CUDA build; 2.13.0 resolves to the CPU wheel here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    raise SystemExit(f"sinkprune needs Python >= 3.11, found {sys.version.split()[0]}")
+PY
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet torch==2.13.0
+.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -c "import torch, transformers, lm_eval, snakemake; print('sinkprune env ready: torch', torch.__version__, '| transformers', transformers.__version__, '| lm-eval', lm_eval.__version__)"
