@@ -65,7 +65,13 @@ def main(argv: list[str] | None = None) -> None:
         from sinkprune.data.tokenizer import load_tokenizer
 
         tok = load_tokenizer(args.tokenizer)
-        streams = build_streams(tok, Path(args.train).read_text(encoding="utf-8"), _skill_lines(config))
+        images = None
+        if "images" in data:
+            from sinkprune.data.images import image_lines
+
+            images = image_lines(int(data["images"]["n_train"]), int(data["tokenizer"]["image_tokens"]),
+                                 seed=int(config["seed"]))
+        streams = build_streams(tok, Path(args.train).read_text(encoding="utf-8"), _skill_lines(config), images)
         save_tensors(streams, args.out)
         print({k: tuple(v.shape) for k, v in streams.items()})
     elif args.step == "calibration":

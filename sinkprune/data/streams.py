@@ -34,10 +34,14 @@ def line_stream(tokenizer: PreTrainedTokenizerFast, lines: list[str]) -> tuple[t
     return torch.tensor([i for e in encoded for i in e], dtype=torch.long), starts
 
 
-def build_streams(tokenizer: PreTrainedTokenizerFast, train_text: str, skill_lines: list[str]) -> dict[str, torch.Tensor]:
+def build_streams(tokenizer: PreTrainedTokenizerFast, train_text: str, skill_lines: list[str],
+                  image_lines: list[str] | None = None) -> dict[str, torch.Tensor]:
     """All training streams in one dict (saved with torch.save, shared by every model)."""
     skills, starts = line_stream(tokenizer, skill_lines)
-    return {"text": text_stream(tokenizer, train_text), "skills": skills, "skill_starts": starts}
+    streams = {"text": text_stream(tokenizer, train_text), "skills": skills, "skill_starts": starts}
+    if image_lines:
+        streams["images"], streams["image_starts"] = line_stream(tokenizer, image_lines)
+    return streams
 
 
 def sample_windows(stream: torch.Tensor, starts: torch.Tensor | None, count: int, length: int,

@@ -39,6 +39,7 @@ class TrainSettings:
     seed: int
     weight_decay: float = 0.01
     mask_eps: float = 1e-3
+    image_fraction: float = 0.0
 
     @classmethod
     def from_config(cls, train: dict, seq_len: int, seed: int) -> "TrainSettings":
@@ -57,15 +58,22 @@ def lr_at(step: int, settings: TrainSettings) -> float:
 
 def batch_of(streams: dict[str, torch.Tensor], settings: TrainSettings, bos_id: int,
              generator: torch.Generator) -> torch.Tensor:
-    """One training batch [B, seq_len]: a ``text_fraction`` share of text windows, the rest skills."""
+    """One training batch [B, seq_len]: shares of text and image windows, the rest skills."""
     n_text = round(settings.batch_size * settings.text_fraction)
+    n_images = round(settings.batch_size * settings.image_fraction)
+    n_skills = settings.batch_size - n_text - n_images
+    if n_skills < 0:
+        raise ValueError("train.text_fraction + train.image_fraction must not exceed 1")
+    if n_images and "images" not in streams:
+        raise ValueError("train.image_fraction > 0 needs image data: set config 'data.images'")
     length = settings.seq_len - 1
     parts = []
     if n_text:
         parts.append(sample_windows(streams["text"], None, n_text, length, generator))
-    if settings.batch_size - n_text:
-        parts.append(sample_windows(streams["skills"], streams["skill_starts"],
-                                    settings.batch_size - n_text, length, generator))
+    if n_images:
+        parts.append(sample_windows(streams["images"], streams["image_starts"], n_images, length, generator))
+    if n_skills:
+        parts.append(sample_windows(streams["skills"], streams["skill_starts"], n_skills, length, generator))
     return with_bos(torch.cat(parts), bos_id)
 
 
