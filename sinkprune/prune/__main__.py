@@ -1,0 +1,42 @@
+"""``python -m sinkprune.prune {stats,run}``: thin command line over :mod:`sinkprune.prune.api`.
+
+stats: ``--model DIR --calib calibration.pt --config CONFIG.yaml --out shared.pt``
+run:   ``--model DIR --calib FILE --shared FILE --method M --sparsity S --config CONFIG.yaml
+        --out DIR --report FILE.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sinkprune.prune.api import run_pruning, run_stats
+from sinkprune.prune.methods import METHODS
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and run one sub-command."""
+    parser = argparse.ArgumentParser(prog="python -m sinkprune.prune", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    stats = sub.add_parser("stats", help="shared sink statistics and accumulators (once per model)")
+    run = sub.add_parser("run", help="prune one model with one method at one sparsity")
+    for p in (stats, run):
+        p.add_argument("--model", required=True, help="dense checkpoint directory (or hub id)")
+        p.add_argument("--calib", required=True, help="calibration.pt with input_ids [N, S]")
+        p.add_argument("--config", required=True, help="config YAML (seed, threads, sinks, prune)")
+    stats.add_argument("--out", required=True, help="shared.pt to write")
+    run.add_argument("--shared", required=True, help="shared.pt from `stats`")
+    run.add_argument("--method", required=True, choices=METHODS)
+    run.add_argument("--sparsity", required=True, help="'0.50', '2:4' / '2-4', or a channel ratio '0.30'")
+    run.add_argument("--out", required=True, help="directory for the pruned checkpoint")
+    run.add_argument("--report", required=True, help="JSON report to write")
+    args = parser.parse_args(argv)
+    if args.command == "stats":
+        run_stats(args.model, args.calib, args.config, args.out)
+    else:
+        run_pruning(args.model, args.calib, args.shared, args.method, args.sparsity, args.config,
+                    args.out, args.report)
+
+
+if __name__ == "__main__":
+    main()

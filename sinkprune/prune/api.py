@@ -1,0 +1,84 @@
+"""File-level entry points of the prune stage (what the CLI and the Snakemake rules call)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sinkprune.prune.methods import NEEDS_SHARED, prune_model
+from sinkprune.prune.report import peak_rss_mb, sparsity_report
+from sinkprune.prune.settings import PruneSettings
+from sinkprune.prune.sparsity import parse_sparsity
+from sinkprune.prune.stats import SharedStats, compute_shared_stats
+
+
+def load_calibration(path: str | Path) -> torch.Tensor:
+    """``input_ids`` LongTensor ``[N, S]`` from calibration.pt."""
+    data = torch.load(path, weights_only=True)
+    ids = data["input_ids"] if isinstance(data, dict) else data
+    if ids.dim() != 2:
+        raise ValueError(f"{path}: input_ids must be [N, S], got {tuple(ids.shape)}")
+    return ids.long()
+
+
+def _setup(config_path: str | Path) -> PruneSettings:
+    settings = PruneSettings.from_yaml(config_path)
+    # Results are only byte-identical at a fixed thread count.
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    return settings
+
+
+def run_stats(model_dir: str | Path, calib: str | Path, config: str | Path, out: str | Path) -> SharedStats:
+    """Compute and save the shared statistics of the dense model at ``model_dir``."""
+    from sinkprune.models import load_model
+
+    settings = _setup(config)
+    model = load_model(model_dir)
+    ids = load_calibration(calib)
+    start = time.perf_counter()
+    shared = compute_shared_stats(model, ids, settings.sinks, settings.seed)
+    shared.meta["wall_time_s"] = time.perf_counter() - start
+    shared.meta["model"] = str(model_dir)
+    shared.save(out)
+    print(f"shared statistics of {model_dir}: {len(shared.timesteps)} timesteps × {ids.shape[0]} "
+          f"sequences in {shared.meta['wall_time_s']:.1f} s → {out}")
+    return shared
+
+
+def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Path, method: str,
+                sparsity: str, config: str | Path, out: str | Path, report: str | Path) -> dict[str, Any]:
+    """Prune the model at ``model_dir``, save it to ``out`` and write the JSON ``report``."""
+    from sinkprune.models import load_model, save_model
+
+    settings = _setup(config)
+    spec = parse_sparsity(sparsity)
+    model = load_model(model_dir)
+    ids = load_calibration(calib)
+    shared = None
+    if method in NEEDS_SHARED:
+        shared = SharedStats.load(shared_path)
+        shared.check_compatible(ids, settings.sinks)
+    dense_params = sum(p.numel() for p in model.parameters())
+    start = time.perf_counter()
+    prune_model(model, method, spec, ids, shared, settings)
+    wall = time.perf_counter() - start
+    save_model(model, out)
+    result = {
+        "model": str(model_dir), "method": method, "sparsity": spec.tag,
+        "sparsity_type": "structured" if method.endswith("structured") else ("n:m" if spec.is_nm else "unstructured"),
+        "target_ratio": spec.ratio, **sparsity_report(model), "dense_parameters": dense_params,
+        "wall_time_s": wall, "peak_rss_mb": peak_rss_mb(), "seed": settings.seed,
+        "hyperparameters": settings.as_dict(), "n_calibration": int(ids.shape[0]),
+        "calibration_seq_len": int(ids.shape[1]),
+        "shared_stats": None if shared is None else str(shared_path),
+    }
+    Path(report).parent.mkdir(parents=True, exist_ok=True)
+    Path(report).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(f"{method} {spec.tag}: overall sparsity {result['overall_sparsity']:.4f}, "
+          f"{result['parameters']} parameters, {wall:.2f} s")
+    return result

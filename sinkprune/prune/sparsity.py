@@ -1,0 +1,118 @@
+"""Sparsity specifications and score → mask selection (pure tensor functions).
+
+A mask is a bool tensor shaped like the weight, ``True`` where the weight is removed. Scores are
+importance values: the *lowest* scores are pruned. Ties are broken by position (stable sort), so
+the same scores always give the same mask.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+_NM = re.compile(r"^(\d+)[:\-](\d+)$")
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """A parsed ``{sparsity}`` wildcard.
+
+    ``ratio`` is the fraction removed (N:M gives N/M). ``n``/``m`` are 0 unless semi-structured:
+    N:M means *N of every M consecutive input weights are removed* (2:4 → 50 %), as in Wanda and
+    SparseGPT's ``prune_n``/``prune_m``.
+    """
+
+    ratio: float
+    n: int = 0
+    m: int = 0
+
+    @property
+    def is_nm(self) -> bool:
+        return self.m > 0
+
+    @property
+    def tag(self) -> str:
+        """Canonical string: ``0.50`` or ``2:4``."""
+        return f"{self.n}:{self.m}" if self.is_nm else f"{self.ratio:.2f}"
+
+
+def parse_sparsity(spec: str | float) -> Sparsity:
+    """Parse ``"0.50"``, ``0.5``, ``"2:4"`` or ``"2-4"`` (the path-safe wildcard form)."""
+    text = str(spec).strip()
+    match = _NM.match(text)
+    if match:
+        n, m = int(match.group(1)), int(match.group(2))
+        if not 0 < n < m:
+            raise ValueError(f"N:M sparsity needs 0 < N < M, got {text!r}")
+        return Sparsity(ratio=n / m, n=n, m=m)
+    try:
+        ratio = float(text)
+    except ValueError as err:
+        raise ValueError(f"sparsity must be a ratio like '0.50' or N:M like '2:4', got {text!r}") from err
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"sparsity ratio must be in [0, 1), got {ratio}")
+    return Sparsity(ratio=ratio)
+
+
+def count_to_prune(total: int, ratio: float) -> int:
+    """Number of elements removed out of ``total``: round(ratio·total).
+
+    Rounded rather than truncated: the released code's ``int(D·ratio)`` drops one weight whenever
+    the float product lands just below an integer (int(0.29·100) = 28).
+    """
+    return int(round(ratio * total))
+
+
+def _lowest_k(scores: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """Bool mask of the k lowest entries along ``dim`` (stable: earlier positions lose ties)."""
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    if k <= 0:
+        return mask
+    order = torch.sort(scores, dim=dim, stable=True).indices
+    idx = order.narrow(dim, 0, k)
+    return mask.scatter_(dim, idx, True)
+
+
+def row_mask(scores: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Prune the lowest ``round(ratio·D_in)`` scores of every output row.
+
+    scores: ``[D_out, D_in]``. Returns bool ``[D_out, D_in]``; every row has the same count.
+    """
+    return _lowest_k(scores, count_to_prune(scores.shape[1], ratio), dim=1)
+
+
+def layer_mask(scores: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Prune the lowest ``round(ratio·numel)`` scores of the whole matrix (one layer-wide threshold).
+
+    Used for magnitude pruning, as in the released code (rows end up with unequal sparsity).
+    """
+    flat = _lowest_k(scores.reshape(-1), count_to_prune(scores.numel(), ratio), dim=0)
+    return flat.reshape(scores.shape)
+
+
+def nm_mask(scores: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """N:M mask: in every row, each group of ``m`` consecutive inputs loses its ``n`` lowest scores.
+
+    scores: ``[D_out, D_in]`` with ``D_in % m == 0``. Returns bool ``[D_out, D_in]``.
+    """
+    rows, cols = scores.shape
+    if cols % m:
+        raise ValueError(f"N:M sparsity needs D_in divisible by M: D_in={cols}, M={m}")
+    grouped = scores.reshape(rows, cols // m, m)
+    return _lowest_k(grouped, n, dim=2).reshape(rows, cols)
+
+
+def select_mask(scores: torch.Tensor, sparsity: Sparsity, layer_wide: bool = False) -> torch.Tensor:
+    """Mask for a score matrix under ``sparsity``: N:M groups, else per row (or layer-wide)."""
+    if sparsity.is_nm:
+        return nm_mask(scores, sparsity.n, sparsity.m)
+    return layer_mask(scores, sparsity.ratio) if layer_wide else row_mask(scores, sparsity.ratio)
+
+
+def nm_holds(weight: torch.Tensor, n: int, m: int) -> bool:
+    """True if every group of ``m`` consecutive inputs of every row has at least ``n`` zeros."""
+    rows, cols = weight.shape
+    zeros = (weight.reshape(rows, cols // m, m) == 0).sum(dim=2)
+    return bool((zeros >= n).all())
