@@ -422,3 +422,28 @@ def test_sampler_inside_observe_attention_sees_each_step():
                  on_step=lambda step, x: masses.append(record.mass.clone()))
     assert len(masses) == 2 and masses[0].shape == (1, 8)
     assert not torch.equal(masses[0], masses[1])
+
+
+def test_llada_bos_comes_from_generation_config_when_config_lacks_it(saved, tmp_path):
+    config = json.loads((saved["llada"] / "config.json").read_text())
+    del config["bos_token_id"]  # as in GSAI-ML/LLaDA-8B-* config.json
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "generation_config.json").write_text(json.dumps({"bos_token_id": 1, "eos_token_id": 2}))
+    (tmp_path / "model.safetensors").write_bytes((saved["llada"] / "model.safetensors").read_bytes())
+    assert load_model(tmp_path).bos_id == 1
+    out = tmp_path / "copy"
+    save_model(load_model(tmp_path), out)
+    assert (out / "generation_config.json").is_file()
+
+
+def test_nested_config_values_survive_load_and_save(saved, tmp_path):
+    config = json.loads((saved["llama"] / "config.json").read_text())
+    config["rope_scaling"] = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                              "original_max_position_embeddings": 8, "rope_type": "llama3"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes((saved["llama"] / "model.safetensors").read_bytes())
+    model = load_model(tmp_path)
+    assert not torch.equal(model.backbone.model.rotary_emb.inv_freq,
+                           load_model(saved["llama"]).backbone.model.rotary_emb.inv_freq)
+    save_model(model, tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["rope_scaling"] == config["rope_scaling"]

@@ -168,7 +168,19 @@ def load_model(name_or_path: str | Path, family: str | None = None, dtype: torch
         backbone.lm_head.weight = backbone.model.embed_tokens.weight
     _fresh_rotary(backbone, device)
     backbone.eval()
-    return SinkModel(spec, raw, backbone, source_dir=directory)
+    model = SinkModel(spec, raw, backbone, source_dir=directory)
+    if model.bos_id is None:
+        # LLaDA's config.json has no bos_token_id; its generation_config.json does (126080).
+        model.bos_id = _generation_config_bos(directory)
+    return model
+
+
+def _generation_config_bos(directory: Path) -> int | None:
+    path = directory / "generation_config.json"
+    if not path.is_file():
+        return None
+    value = json.loads(path.read_text()).get("bos_token_id")
+    return value[0] if isinstance(value, list) else value
 
 
 def build_model(family: str, arch: dict, vocab_size: int, max_seq_len: int, special_ids: dict[str, int],

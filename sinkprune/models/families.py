@@ -20,6 +20,7 @@ GSAI-ML/LLaDA-8B-*, Dream-org/Dream-v0-* and Llama / Qwen2.5 checkpoints.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -57,7 +58,8 @@ class Family:
     def backbone_config(self, raw: dict[str, Any]) -> PreTrainedConfig:
         """transformers config computing exactly what the on-disk config describes."""
         self.validate(raw)
-        kwargs = {k: v for k, v in raw.items() if k not in _BOOKKEEPING_KEYS}
+        # Deep copy: transformers rewrites nested dicts (rope_scaling) in place.
+        kwargs = copy.deepcopy({k: v for k, v in raw.items() if k not in _BOOKKEEPING_KEYS})
         return self.backbone_config_class(**kwargs)
 
     def special_ids(self, raw: dict[str, Any]) -> dict[str, int | None]:
