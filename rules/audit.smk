@@ -1,0 +1,21 @@
+# Audit: our results beside paper/published.csv, and verdicts on the paper's claims at this
+# scale (results/audit.md + .html).  Logic: sinkprune/audit.py.  `snakemake audit`.
+
+
+rule audit:
+    input:
+        published="paper/published.csv",
+        main="results/tables/main.csv",
+        claims="results/claims/sink_variance.json",
+    output:
+        md="results/audit.md",
+        html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),
+    params:
+        # The audit reads only the `audit:` and `scale` keys; rerun when they change.
+        audit=json.dumps({"audit": config.get("audit", {}), "scale": config.get("scale")}, sort_keys=True),
+    log:
+        "logs/audit/audit.log",
+    localrule: True
+    shell:
+        "{PY} sinkprune.audit --published {input.published} --main {input.main} --claims results/claims "
+        "--config {CONFIGFILE} --out {output.md} --html {output.html} > {log} 2>&1"

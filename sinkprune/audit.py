@@ -1,0 +1,494 @@
+"""Audit: our results beside the published numbers, and honest verdicts on the paper's claims.
+
+CLI::
+
+    python -m sinkprune.audit --published paper/published.csv --main results/tables/main.csv \\
+        --claims results/claims/ --config config/mini.yaml \\
+        --out results/audit.md --html results/audit.html
+
+Part 1 puts every row of ``paper/published.csv`` beside our number for the same model, method,
+sparsity and task.  Paper names map to ours through the config (``audit.model_map``: paper model
+-> config model key; ``audit.task_map``: paper task -> our task).  A row with no counterpart is
+listed with the reason, never dropped: at mini scale no paper model is run, so every row reads
+"missing at this scale".  Differences are in percentage points (fractions are scaled by 100) and
+pass when within ``audit.tolerance``.
+
+Part 2 checks the paper's qualitative claims on whatever models this scale runs: the sink
+variance claim (read from ``results/claims/sink_variance.json``, written by the sinks stage) and
+sink-aware pruning vs its baseline at each sparsity, with standard errors from main.csv.
+
+The report is deterministic (no timestamps) so it can sit in the sha256 manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import yaml
+
+from sinkprune.checksums import atomic_write
+
+# Sink-aware method -> the baseline it modifies (names as in the config and the published table).
+SINK_PAIRS: dict[str, str] = {
+    "sink_wanda": "wanda",
+    "sink_sparsegpt": "sparsegpt",
+    "sink_structured": "structured",
+}
+# |difference| / stderr above which a difference is called significant (≈95 % two-sided).
+Z_SIGNIFICANT = 2.0
+AVG_TASK = "Avg"  # the published mean over the table's other tasks
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The ``audit:`` section of a config."""
+
+    tolerance: float = 1.0  # percentage points
+    model_map: dict[str, str] = field(default_factory=dict)
+    task_map: dict[str, str] = field(default_factory=dict)
+    scale: str = "unknown"
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "AuditSettings":
+        section = config.get("audit") or {}
+        return cls(
+            tolerance=float(section.get("tolerance", cls.tolerance)),
+            model_map=dict(section.get("model_map") or {}),
+            task_map=dict(section.get("task_map") or {}),
+            scale=str(config.get("scale", "unknown")),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# part 1: published rows beside ours
+# --------------------------------------------------------------------------------------------
+def read_published(path: str | Path) -> pd.DataFrame:
+    """published.csv with every cell as the exact published string (no float round-trip)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    required = {"model", "table", "method", "sparsity", "task", "value", "unit", "source", "status"}
+    missing = required - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
+    return df
+
+
+def to_points(value: str, unit: str) -> float:
+    """A published value in percentage points (``fraction`` values are scaled by 100)."""
+    x = float(value)
+    if unit == "fraction":
+        return 100.0 * x
+    if unit == "percent":
+        return x
+    raise ValueError(f"unknown unit {unit!r} (expected percent or fraction)")
+
+
+def same_sparsity(a: str, b: str) -> bool:
+    """'0.5' == '0.50' == '0.500'; non-numeric patterns such as '2:4' compare as text."""
+    try:
+        return math.isclose(float(a), float(b), abs_tol=1e-9)
+    except ValueError:
+        return a.strip() == b.strip()
+
+
+def _our_rows(ours: pd.DataFrame, model: str, method: str, sparsity: str) -> pd.DataFrame:
+    sel = ours[(ours["model"] == model) & (ours["method"] == method)]
+    return sel[[same_sparsity(str(s), sparsity) for s in sel["sparsity"]]]
+
+
+def avg_mismatch(pub: pd.Series, published: pd.DataFrame) -> str:
+    """Why a published Avg cannot be recomputed from its row's listed tasks ('' when it can).
+
+    The README's Avg column is not the mean of the six tasks it lists (dense: 57.93 vs 65.73),
+    so it averages tasks the table does not show; ours could only be compared on those tasks.
+    """
+    row = published[(published["model"] == pub["model"]) & (published["table"] == pub["table"])
+                    & (published["method"] == pub["method"]) & (published["sparsity"] == pub["sparsity"])
+                    & (published["task"] != AVG_TASK)]
+    if row.empty:
+        return "no listed tasks to average"
+    mean = sum(to_points(v, u) for v, u in zip(row["value"], row["unit"])) / len(row)
+    avg = to_points(pub["value"], pub["unit"])
+    if abs(mean - avg) <= 0.01:  # equal up to the published rounding
+        return ""
+    return (f"published Avg {pub['value']} is not the mean of the {len(row)} listed tasks "
+            f"({mean:.2f}): it averages tasks not in the table")
+
+
+def match_row(pub: pd.Series, published: pd.DataFrame, ours: pd.DataFrame | None,
+              settings: AuditSettings) -> dict[str, Any]:
+    """Our counterpart of one published row: value, stderr (pp) and a verdict with its reason."""
+    out: dict[str, Any] = {"our_model": "", "our_task": "", "ours": math.nan, "stderr": math.nan,
+                           "diff": math.nan, "verdict": "", "reason": ""}
+    if pub["status"] != "published":
+        out.update(verdict="not transcribed", reason=pub["source"])
+        return out
+    if pub["task"] == AVG_TASK:
+        reason = avg_mismatch(pub, published)
+        if reason:
+            out.update(verdict="not comparable", reason=reason)
+            return out
+    our_model = settings.model_map.get(pub["model"])
+    if not our_model:
+        out.update(verdict="missing at this scale",
+                   reason=f"no config model mapped to {pub['model']} (audit.model_map)")
+        return out
+    out["our_model"] = our_model
+    if ours is None or our_model not in set(ours["model"]):
+        out.update(verdict="missing at this scale", reason=f"{our_model} has no rows in main.csv")
+        return out
+    rows = _our_rows(ours, our_model, pub["method"], pub["sparsity"])
+    if rows.empty:
+        out.update(verdict="missing at this scale",
+                   reason=f"no {pub['method']} at sparsity {pub['sparsity']} for {our_model}")
+        return out
+    if pub["task"] == AVG_TASK:
+        # The published Avg is the mean over the same table's other tasks; ours is only
+        # comparable when every one of them is mapped and present.
+        siblings = published[(published["model"] == pub["model"]) & (published["table"] == pub["table"])
+                             & (published["task"] != AVG_TASK)]["task"].unique()
+        mapped = [settings.task_map.get(t) for t in siblings]
+        absent = [t for t, m in zip(siblings, mapped) if not m or m not in set(rows["task"])]
+        if absent:
+            out.update(verdict="missing at this scale",
+                       reason=f"Avg needs every task; missing {', '.join(absent)}")
+            return out
+        vals = rows.set_index("task").loc[mapped]
+        out.update(our_task="mean of " + ", ".join(mapped), ours=float(vals["value"].mean()),
+                   stderr=float(math.sqrt((vals["stderr"] ** 2).sum()) / len(vals)))
+    else:
+        our_task = settings.task_map.get(pub["task"])
+        if not our_task:
+            out.update(verdict="missing at this scale", reason=f"task {pub['task']} not in audit.task_map")
+            return out
+        out["our_task"] = our_task
+        hit = rows[rows["task"] == our_task]
+        if hit.empty:
+            out.update(verdict="missing at this scale", reason=f"{our_task} not evaluated")
+            return out
+        out.update(ours=float(hit["value"].iloc[0]), stderr=float(hit["stderr"].iloc[0]))
+    out["diff"] = abs(out["ours"] - to_points(pub["value"], pub["unit"]))
+    out["verdict"] = "pass" if out["diff"] <= settings.tolerance else "fail"
+    out["reason"] = f"|diff| {'<=' if out['verdict'] == 'pass' else '>'} {settings.tolerance:g} pp"
+    return out
+
+
+def compare_published(published: pd.DataFrame, ours: pd.DataFrame | None,
+                      settings: AuditSettings) -> pd.DataFrame:
+    """One row per published row (same order), with ours beside it."""
+    rows = []
+    for _, pub in published.iterrows():
+        rows.append({**pub.to_dict(), **match_row(pub, published, ours, settings)})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# part 2: claims at this scale
+# --------------------------------------------------------------------------------------------
+def _verdict(diff: float, se: float, near_chance: bool) -> str:
+    if near_chance:
+        return "uninformative (both near chance)"
+    if not math.isfinite(se) or se == 0:
+        return "no stderr: not tested"
+    z = diff / se
+    if z >= Z_SIGNIFICANT:
+        return "sink-aware better"
+    if z <= -Z_SIGNIFICANT:
+        return "baseline better"
+    return "no significant difference"
+
+
+def pruning_pairs(ours: pd.DataFrame) -> pd.DataFrame:
+    """Sink-aware minus baseline per model, pair, sparsity and task (percentage points).
+
+    ``se`` combines both stderrs as if independent.  Both methods are scored on the same items,
+    so the true (paired) stderr is smaller: the test is conservative.  A comparison where both
+    scores lie within 2 stderr of chance says nothing about pruning and is marked so.
+    """
+    out = []
+    for sink, base in SINK_PAIRS.items():
+        for (model, sparsity), grp in ours[ours["method"] == sink].groupby(["model", "sparsity"], sort=True):
+            base_rows = _our_rows(ours, model, base, str(sparsity))
+            for _, r in grp.sort_values("task").iterrows():
+                b = base_rows[base_rows["task"] == r["task"]]
+                if b.empty:
+                    continue
+                b = b.iloc[0]
+                diff = float(r["value"] - b["value"])
+                se = math.sqrt(float(r["stderr"]) ** 2 + float(b["stderr"]) ** 2)
+                chance = float(r.get("chance", math.nan))
+                near = all(
+                    math.isfinite(chance) and v - chance < Z_SIGNIFICANT * max(float(s), 1e-9)
+                    for v, s in ((r["value"], r["stderr"]), (b["value"], b["stderr"]))
+                )
+                out.append({"model": model, "sink_method": sink, "baseline": base, "sparsity": str(sparsity),
+                            "task": r["task"], "sink_aware": float(r["value"]), "baseline_value": float(b["value"]),
+                            "diff": diff, "se": se, "chance": chance, "verdict": _verdict(diff, se, near)})
+    cols = ["model", "sink_method", "baseline", "sparsity", "task", "sink_aware", "baseline_value",
+            "diff", "se", "chance", "verdict"]
+    return pd.DataFrame(out, columns=cols)
+
+
+def pruning_summary(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Mean over tasks of sink-aware minus baseline per model, pair and sparsity."""
+    rows = []
+    for (model, sink, base, sparsity), grp in pairs.groupby(["model", "sink_method", "baseline", "sparsity"], sort=True):
+        informative = grp[~grp["verdict"].str.startswith("uninformative")]
+        if informative.empty:
+            rows.append({"model": model, "sink_method": sink, "baseline": base, "sparsity": sparsity,
+                         "tasks": 0, "mean_diff": math.nan, "se": math.nan,
+                         "verdict": "uninformative (every task near chance)"})
+            continue
+        k = len(informative)
+        mean = float(informative["diff"].mean())
+        se = math.sqrt(float((informative["se"] ** 2).sum())) / k
+        rows.append({"model": model, "sink_method": sink, "baseline": base, "sparsity": sparsity,
+                     "tasks": k, "mean_diff": mean, "se": se, "verdict": _verdict(mean, se, False)})
+    return pd.DataFrame(rows, columns=["model", "sink_method", "baseline", "sparsity", "tasks",
+                                       "mean_diff", "se", "verdict"])
+
+
+def pruning_claims(summary: pd.DataFrame) -> list[str]:
+    """Plain-language verdicts on 'sink-aware beats its baseline' and 'gains largest at 75 %'."""
+    lines = []
+    for (model, sink, base), grp in summary.groupby(["model", "sink_method", "baseline"], sort=True):
+        tested = grp[grp["mean_diff"].notna()]
+        better = (tested["verdict"] == "sink-aware better").sum()
+        worse = (tested["verdict"] == "baseline better").sum()
+        lines.append(
+            f"{model}: {sink} vs {base}: significantly better at {better} of {len(grp)} sparsities, "
+            f"significantly worse at {worse}, no significant difference or untestable at "
+            f"{len(grp) - better - worse}. Claim 'beats its baseline at every sparsity': "
+            f"{'holds' if better == len(grp) and len(grp) else 'not supported'} at this scale."
+        )
+        if len(tested) >= 2:
+            top = tested.loc[tested["mean_diff"].idxmax()]
+            highest = max(tested["sparsity"], key=_sparsity_key)
+            holds = top["sparsity"] == highest and top["verdict"] == "sink-aware better"
+            lines.append(
+                f"{model}: {sink} vs {base}: largest mean gain {top['mean_diff']:+.2f} pp at sparsity "
+                f"{top['sparsity']} (highest tested: {highest}). Claim 'largest gain at the highest "
+                f"sparsity': {'holds' if holds else 'not supported'} at this scale."
+            )
+    return lines
+
+
+def _sparsity_key(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        return math.inf
+
+
+def read_sink_claim(claims_dir: str | Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Lines and (key, value) rows describing results/claims/sink_variance.json.
+
+    The file is written by the sinks stage; the audit reads ``claim`` (statement), ``holds``
+    (bool or null) and ``summary`` when present, and lists every other leaf so nothing the sinks
+    stage recorded is hidden.  A missing file is reported, not an error.
+    """
+    path = Path(claims_dir) / "sink_variance.json"
+    if not path.is_file():
+        return [f"`{path.as_posix()}` not found: the sink-variance claim was not checked in this run "
+                "(it is written by the sinks stage: `snakemake results/claims/sink_variance.json`)."], []
+    data = json.loads(path.read_text())
+    lines = []
+    statement = data.get("claim") or data.get("statement")
+    if statement:
+        lines.append(f"Claim: {statement}")
+    holds = data.get("holds", data.get("verdict"))
+    if isinstance(holds, bool):
+        lines.append(f"Verdict against the controls: **{'holds' if holds else 'does not hold'}** at this scale.")
+    elif holds is None:
+        lines.append("Verdict: the sinks stage recorded no verdict (`holds` is absent or null).")
+    else:
+        lines.append(f"Verdict: {holds}")
+    if data.get("summary"):
+        lines.append(str(data["summary"]))
+    skip = {"claim", "statement", "holds", "verdict", "summary"}
+    leaves = [(k, v) for k, v in _flatten({k: v for k, v in data.items() if k not in skip})]
+    return lines, leaves
+
+
+def _flatten(obj: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(obj, dict):
+        for k in sorted(obj):
+            yield from _flatten(obj[k], f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, list) and len(obj) > 8:
+        yield prefix, f"[{len(obj)} values]"
+    elif isinstance(obj, float):
+        yield prefix, f"{obj:.4g}"  # sink statistics can be small: keep 4 significant digits
+    else:
+        yield prefix, _fmt(obj)
+
+
+# --------------------------------------------------------------------------------------------
+# rendering: one list of blocks, two renderers (Markdown and HTML)
+# --------------------------------------------------------------------------------------------
+def _fmt(v: Any, decimals: int = 2) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.{decimals}f}"
+    if isinstance(v, list):
+        return ", ".join(_fmt(x, decimals) for x in v)
+    return "" if v is None else str(v)
+
+
+Block = tuple[str, Any]  # ("h1"|"h2"|"h3"|"p"|"ul", text or items) or ("table", (headers, rows))
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    out = []
+    for kind, body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + " " + body)
+        elif kind == "p":
+            out.append(body)
+        elif kind == "ul":
+            out.append("\n".join(f"- {item}" for item in body))
+        elif kind == "table":
+            headers, rows = body
+            esc = [[str(c).replace("|", "\\|") for c in r] for r in rows]
+            head = [h.replace("|", "\\|") for h in headers]
+            out.append("\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(headers)]
+                                 + ["| " + " | ".join(r) + " |" for r in esc]))
+    return "\n\n".join(out) + "\n"
+
+
+def render_html(blocks: list[Block], title: str) -> str:
+    def inline(text: str) -> str:
+        # Only the Markdown the report itself uses: **bold** and `code`.
+        parts = html.escape(text).split("`")
+        text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+        parts = text.split("**")
+        return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+
+    out = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">", f"<title>{html.escape(title)}</title>",
+           "<style>body{font-family:sans-serif;max-width:75em;margin:2em auto}"
+           "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #bbb;padding:2px 6px}"
+           "td.pass{background:#dfd}td.fail{background:#fdd}td.missing{color:#777}</style></head><body>"]
+    for kind, body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append(f"<{kind}>{inline(body)}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{inline(body)}</p>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in body) + "</ul>")
+        elif kind == "table":
+            headers, rows = body
+            out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>")
+            for r in rows:
+                cells = []
+                for c in r:
+                    cls = {"pass": "pass", "fail": "fail"}.get(c, "missing" if str(c).startswith("missing") else "")
+                    cells.append(f"<td class=\"{cls}\">{html.escape(str(c))}</td>" if cls else f"<td>{html.escape(str(c))}</td>")
+                out.append("<tr>" + "".join(cells) + "</tr>")
+            out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _table(df: pd.DataFrame, columns: dict[str, str]) -> Block:
+    """A table block from ``df`` with ``columns`` (df column -> header), cells formatted."""
+    rows = [[_fmt(r[c]) for c in columns] for _, r in df.iterrows()]
+    return ("table", (list(columns.values()), rows))
+
+
+def build_report(published: pd.DataFrame, ours: pd.DataFrame | None, claims_dir: str | Path,
+                 settings: AuditSettings, main_path: str) -> tuple[list[Block], pd.DataFrame]:
+    """The report's blocks and the part-1 comparison table."""
+    cmp = compare_published(published, ours, settings)
+    counts = cmp["verdict"].value_counts()
+    blocks: list[Block] = [
+        ("h1", "Audit: sinkprune results against the published numbers"),
+        ("p", f"Scale `{settings.scale}`; tolerance {settings.tolerance:g} percentage points; "
+              f"published values in fractions are compared ×100. Our numbers: `{main_path}`."),
+        ("ul", [f"{counts.get(v, 0)} {v}" for v in
+                ("pass", "fail", "missing at this scale", "not comparable", "not transcribed")]),
+        ("h2", "1. Published numbers beside ours"),
+    ]
+    if ours is None:
+        blocks.append(("p", f"`{main_path}` not found: no results to compare; every row is missing."))
+    if not settings.model_map:
+        blocks.append(("p", "No paper model is mapped to a config model (`audit.model_map` is empty), "
+                            "as at mini scale, where the models are tiny stand-ins trained here: "
+                            "their accuracies are not comparable with the paper's and are not compared."))
+    blocks.append(_table(cmp, {"model": "paper model", "table": "table", "method": "method",
+                               "sparsity": "sparsity", "task": "task", "value": "published",
+                               "unit": "unit", "our_model": "our model", "our_task": "our task",
+                               "ours": "ours (pp)", "stderr": "± stderr", "diff": "abs diff (pp)",
+                               "verdict": "verdict", "reason": "why"}))
+    sources = sorted(set(published["source"]))
+    blocks += [("p", "Sources:"), ("ul", sources)]
+
+    blocks.append(("h2", "2. The paper's claims at this scale"))
+    blocks.append(("h3", "2.1 DLM sink positions vary more over time than AR sinks (against controls)"))
+    lines, leaves = read_sink_claim(claims_dir)
+    blocks += [("p", line) for line in lines]
+    if leaves:
+        blocks.append(("table", (["recorded value", ""], [[k, v] for k, v in leaves])))
+
+    blocks.append(("h3", "2.2 Sink-aware pruning against its baseline"))
+    if ours is None:
+        blocks.append(("p", "No main table: not checked."))
+        return blocks, cmp
+    pairs = pruning_pairs(ours)
+    if pairs.empty:
+        blocks.append(("p", "main.csv has no sink-aware method together with its baseline "
+                            f"({', '.join(f'{s} / {b}' for s, b in SINK_PAIRS.items())}): not checked."))
+        return blocks, cmp
+    summary = pruning_summary(pairs)
+    blocks.append(("p", f"Differences are sink-aware minus baseline in percentage points; `se` combines "
+                        f"both stderrs as if independent (both methods see the same items, so this is "
+                        f"conservative); significant means |diff| ≥ {Z_SIGNIFICANT:g}·se. Task rows "
+                        f"where both scores are within {Z_SIGNIFICANT:g} stderr of chance are "
+                        f"uninformative and left out of the mean."))
+    blocks.append(("ul", pruning_claims(summary)))
+    blocks.append(_table(summary, {"model": "model", "sink_method": "sink-aware", "baseline": "baseline",
+                                   "sparsity": "sparsity", "tasks": "tasks", "mean_diff": "mean diff (pp)",
+                                   "se": "se", "verdict": "verdict"}))
+    blocks.append(("p", "Per task:"))
+    blocks.append(_table(pairs, {"model": "model", "sink_method": "sink-aware", "sparsity": "sparsity",
+                                 "task": "task", "sink_aware": "sink-aware (pp)",
+                                 "baseline_value": "baseline (pp)", "diff": "diff", "se": "se",
+                                 "chance": "chance", "verdict": "verdict"}))
+    return blocks, cmp
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m sinkprune.audit``; exit 0 once the report is written.
+
+    With ``--fail-on-mismatch`` the exit code is 1 when any compared row fails the tolerance
+    (missing rows never fail: they are reported).
+    """
+    parser = argparse.ArgumentParser(prog="python -m sinkprune.audit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--published", default="paper/published.csv")
+    parser.add_argument("--main", default="results/tables/main.csv")
+    parser.add_argument("--claims", default="results/claims")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--out", default="results/audit.md")
+    parser.add_argument("--html", default=None)
+    parser.add_argument("--fail-on-mismatch", action="store_true")
+    args = parser.parse_args(argv)
+
+    settings = AuditSettings.from_config(yaml.safe_load(Path(args.config).read_text()) or {})
+    published = read_published(args.published)
+    ours = pd.read_csv(args.main, dtype={"sparsity": str}) if Path(args.main).is_file() else None
+    blocks, cmp = build_report(published, ours, args.claims, settings, args.main)
+    atomic_write(args.out, render_markdown(blocks))
+    if args.html:
+        atomic_write(args.html, render_html(blocks, "sinkprune audit"))
+    counts = cmp["verdict"].value_counts().to_dict()
+    print(f"audit: {counts} -> {args.out}")
+    return 1 if args.fail_on_mismatch and counts.get("fail", 0) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
