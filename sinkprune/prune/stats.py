@@ -112,6 +112,14 @@ def noisy_inputs(model: Any, ids: torch.Tensor, sinks: SinkSettings,
 
 
 @torch.no_grad()
+def run_blocks(model: Any, ids: torch.Tensor) -> None:
+    """All decoder blocks on ``ids`` ``[B, S]`` without the output head (its logits are unused)."""
+    hidden, ctx = model.embed(ids)
+    for i in range(model.num_layers):
+        hidden = model.run_layer(i, hidden, ctx)
+
+
+@torch.no_grad()
 def sink_score_passes(model: Any, noisy: torch.Tensor, sinks: SinkSettings,
                       batch_size: int = BATCH_SIZE) -> torch.Tensor:
     """s_t for every noisy input ``[T, N, S]`` → scores ``[T, N, S]`` (first forward pass)."""
@@ -119,7 +127,7 @@ def sink_score_passes(model: Any, noisy: torch.Tensor, sinks: SinkSettings,
     with model.observe_attention() as recorder:
         for t in range(noisy.shape[0]):
             for sl in chunk_slices(noisy.shape[1], batch_size):
-                model(noisy[t, sl])
+                run_blocks(model, noisy[t, sl])
                 scores[t, sl] = sink_scores(recorder.mass, rule=sinks.rule, alpha=sinks.alpha,
                                             k=sinks.k, eps=sinks.hard_eps)
     return scores
@@ -143,17 +151,20 @@ def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, sc
     """
     linears = all_linear_modules(model)
     acc = {name: torch.zeros(m.in_features) for name, m in linears.items()}
-    current: dict[str, torch.Tensor] = {}
+    current: dict[str, Any] = {"x": None}
 
     def add_norms(name: str, x: torch.Tensor) -> None:
-        acc[name] += sequence_norms(x, current["omega"])
+        # q/k/v (and gate/up) receive the same tensor: compute its weighted norms once.
+        if current["x"] is not x:
+            current["x"], current["norms"] = x, sequence_norms(x, current["omega"])
+        acc[name] += current["norms"]
 
     with input_hooks(linears, add_norms):
         for t in range(noisy.shape[0]):
             omega_t = token_weights(scores[t], stable)
             for sl in chunk_slices(ids.shape[0], batch_size):
-                current["omega"] = omega_t[sl]
-                model(noisy[t, sl])
+                current["omega"], current["x"] = omega_t[sl], None
+                run_blocks(model, noisy[t, sl])
 
     downs = {i: model.linear_modules(i)["down_proj"] for i in range(model.num_layers)}
     plain = {i: torch.zeros(m.in_features) for i, m in downs.items()}
@@ -168,7 +179,7 @@ def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, sc
     with input_hooks({str(i): m for i, m in downs.items()}, add_channels):
         for sl in chunk_slices(ids.shape[0], batch_size):
             current["omega"] = omega_bar[sl]
-            model(ids[sl])
+            run_blocks(model, ids[sl])
     return acc, plain, weighted
 
 
