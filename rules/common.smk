@@ -105,5 +105,5 @@ def manifest_inputs():
 wildcard_constraints:
     model="|".join(map(re.escape, MODELS)) if MODELS else "NONE",
     method="[a-z_]+",
-    sparsity=r"\d\.\d\d|\d+:\d+",
+    sparsity=r"\d\.\d\d|\d+-\d+",
     state="trained|untrained",

@@ -26,29 +26,49 @@ rule prune_stats:
         "--calib {input.calib} --out {output} > {log} 2>&1"
 
 
+# One job per model × method prunes every sparsity of that method from the dense model: at mini
+# scale a job's start-up (imports, loading) costs more than the pruning itself. Structured
+# methods run at their own channel ratios, hence the second rule.
 rule prune:
     input:
         model=lambda w: model_input(w.model),
         calib="results/data/calibration.pt",
         shared="results/prune/{model}/shared.pt",
     output:
-        model=temp(directory("results/prune/{model}/{method}/{sparsity}/model")),
-        report="results/prune/{model}/{method}/{sparsity}/report.json",
+        models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"]["sparsities"]],
+        reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
     params:
         model=lambda w: model_dir(w.model),
+        sparsities=config["prune"]["sparsities"],
+        timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
         cfg=cfg("seed", "sinks", "prune"),
+    wildcard_constraints:
+        method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
     threads: config["threads"]
     resources:
         mem_mb=res("prune", "mem_mb"),
         runtime=res("prune", "runtime"),
         gpu=res("prune", "gpu"),
     log:
-        "logs/prune/{model}/{method}/{sparsity}.log",
+        "logs/prune/{model}/{method}.log",
     benchmark:
-        "benchmarks/prune/{model}/{method}/{sparsity}.tsv"
+        "benchmarks/prune/{model}/{method}.tsv"
     conda:
         "../environment.yml"
     shell:
         "{PY} sinkprune.prune run --config {CONFIGFILE} --model {params.model} --calib {input.calib} "
-        "--shared {input.shared} --method {wildcards.method} --sparsity {wildcards.sparsity} "
-        "--out {output.model} --report {output.report} > {log} 2>&1"
+        "--shared {input.shared} --method {wildcards.method} --sparsity {params.sparsities} "
+        "--out {output.models} --report {output.reports} --timing {params.timings} > {log} 2>&1"
+
+
+use rule prune as prune_structured with:
+    output:
+        models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"].get("structured_ratios", [])],
+        reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
+    params:
+        model=lambda w: model_dir(w.model),
+        sparsities=config["prune"].get("structured_ratios", []),
+        timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
+        cfg=cfg("seed", "sinks", "prune"),
+    wildcard_constraints:
+        method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",

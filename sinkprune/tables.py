@@ -60,7 +60,7 @@ def achieved_sparsities(reports: list[Path]) -> dict[tuple[str, str, str], float
     for path in reports:
         path = Path(path)
         key = (path.parents[2].name, path.parents[1].name, path.parent.name)
-        out[key] = float(json.loads(path.read_text())["achieved_sparsity"])
+        out[key] = float(json.loads(path.read_text())["overall_sparsity"])
     return out
 
 

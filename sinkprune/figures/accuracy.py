@@ -16,7 +16,7 @@ def unstructured_view(df: pd.DataFrame) -> pd.DataFrame:
 
     N:M and structured rows are in the table; a numeric x-axis only fits unstructured fractions.
     """
-    out = df[~df["sparsity"].astype(str).str.contains(":")].copy()
+    out = df[~df["sparsity"].astype(str).str.contains("-")].copy()
     out = out[~out["method"].isin(["structured", "sink_structured"])]
     out["sparsity_num"] = out["sparsity"].astype(float)
     return out

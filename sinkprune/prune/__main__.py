@@ -1,8 +1,8 @@
 """``python -m sinkprune.prune {stats,run}``: thin command line over :mod:`sinkprune.prune.api`.
 
 stats: ``--model DIR --calib calibration.pt --config CONFIG.yaml --out shared.pt``
-run:   ``--model DIR --calib FILE --shared FILE --method M --sparsity S --config CONFIG.yaml
-        --out DIR --report FILE.json``
+run:   ``--model DIR --calib FILE --shared FILE --method M --sparsity S [S ...] --config CONFIG.yaml
+        --out DIR [DIR ...] --report FILE.json [...] [--timing FILE.json ...]``
 """
 
 from __future__ import annotations
@@ -27,15 +27,18 @@ def main(argv: list[str] | None = None) -> None:
     stats.add_argument("--out", required=True, help="shared.pt to write")
     run.add_argument("--shared", required=True, help="shared.pt from `stats`")
     run.add_argument("--method", required=True, choices=METHODS)
-    run.add_argument("--sparsity", required=True, help="'0.50', '2:4' / '2-4', or a channel ratio '0.30'")
-    run.add_argument("--out", required=True, help="directory for the pruned checkpoint")
-    run.add_argument("--report", required=True, help="JSON report to write")
+    run.add_argument("--sparsity", required=True, nargs="+",
+                     help="one or more of '0.50', '2-4' (or '2:4'), or a channel ratio '0.30'")
+    run.add_argument("--out", required=True, nargs="+", help="pruned checkpoint directory per sparsity")
+    run.add_argument("--report", required=True, nargs="+", help="JSON report per sparsity")
+    run.add_argument("--timing", nargs="*", default=None,
+                     help="JSON with measured wall time and peak memory per sparsity (outside results/)")
     args = parser.parse_args(argv)
     if args.command == "stats":
         run_stats(args.model, args.calib, args.config, args.out)
     else:
         run_pruning(args.model, args.calib, args.shared, args.method, args.sparsity, args.config,
-                    args.out, args.report)
+                    args.out, args.report, args.timing)
 
 
 if __name__ == "__main__":

@@ -42,43 +42,61 @@ def run_stats(model_dir: str | Path, calib: str | Path, config: str | Path, out:
     ids = load_calibration(calib)
     start = time.perf_counter()
     shared = compute_shared_stats(model, ids, settings.sinks, settings.seed)
-    shared.meta["wall_time_s"] = time.perf_counter() - start
+    seconds = time.perf_counter() - start
     shared.meta["model"] = str(model_dir)
     shared.save(out)
+    # The wall time goes to the log, not into shared.pt: files under results/ are byte-identical
+    # across reruns of the same config.
     print(f"shared statistics of {model_dir}: {len(shared.timesteps)} timesteps × {ids.shape[0]} "
-          f"sequences in {shared.meta['wall_time_s']:.1f} s → {out}")
+          f"sequences in {seconds:.1f} s → {out}")
     return shared
 
 
 def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Path, method: str,
-                sparsity: str, config: str | Path, out: str | Path, report: str | Path) -> dict[str, Any]:
-    """Prune the model at ``model_dir``, save it to ``out`` and write the JSON ``report``."""
+                sparsities: list[str], config: str | Path, outs: list[str | Path],
+                reports: list[str | Path], timings: list[str | Path] | None = None) -> list[dict[str, Any]]:
+    """Prune the dense model at ``model_dir`` once per sparsity; save each to ``outs[i]``.
+
+    Several sparsities share one process so that imports, the calibration batch and the shared
+    statistics are loaded once (at mini scale a job's start-up costs more than its pruning).
+    ``reports[i]`` gets the deterministic JSON report; the measured wall time and peak memory go
+    to ``timings[i]`` when given (kept outside results/, which must be byte-identical on rerun).
+    """
     from sinkprune.models import load_model, save_model
 
+    if not (len(sparsities) == len(outs) == len(reports)) or (timings and len(timings) != len(sparsities)):
+        raise ValueError("--sparsity, --out, --report (and --timing) need one entry per sparsity")
     settings = _setup(config)
-    spec = parse_sparsity(sparsity)
-    model = load_model(model_dir)
+    specs = [parse_sparsity(s) for s in sparsities]
     ids = load_calibration(calib)
     shared = None
     if method in NEEDS_SHARED:
         shared = SharedStats.load(shared_path)
         shared.check_compatible(ids, settings.sinks)
-    dense_params = sum(p.numel() for p in model.parameters())
-    start = time.perf_counter()
-    prune_model(model, method, spec, ids, shared, settings)
-    wall = time.perf_counter() - start
-    save_model(model, out)
-    result = {
-        "model": str(model_dir), "method": method, "sparsity": spec.tag,
-        "sparsity_type": "structured" if method.endswith("structured") else ("n:m" if spec.is_nm else "unstructured"),
-        "target_ratio": spec.ratio, **sparsity_report(model), "dense_parameters": dense_params,
-        "wall_time_s": wall, "peak_rss_mb": peak_rss_mb(), "seed": settings.seed,
-        "hyperparameters": settings.as_dict(), "n_calibration": int(ids.shape[0]),
-        "calibration_seq_len": int(ids.shape[1]),
-        "shared_stats": None if shared is None else str(shared_path),
-    }
-    Path(report).parent.mkdir(parents=True, exist_ok=True)
-    Path(report).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    print(f"{method} {spec.tag}: overall sparsity {result['overall_sparsity']:.4f}, "
-          f"{result['parameters']} parameters, {wall:.2f} s")
-    return result
+    results = []
+    for i, spec in enumerate(specs):
+        model = load_model(model_dir)
+        dense_params = sum(p.numel() for p in model.parameters())
+        start = time.perf_counter()
+        prune_model(model, method, spec, ids, shared, settings)
+        wall = time.perf_counter() - start
+        save_model(model, outs[i])
+        result = {
+            "model": str(model_dir), "method": method, "sparsity": spec.tag,
+            "sparsity_type": "structured" if method.endswith("structured") else ("n:m" if spec.is_nm else "unstructured"),
+            "target_ratio": spec.ratio, **sparsity_report(model), "dense_parameters": dense_params,
+            "seed": settings.seed, "hyperparameters": settings.as_dict(), "n_calibration": int(ids.shape[0]),
+            "calibration_seq_len": int(ids.shape[1]),
+            "shared_stats": None if shared is None else str(shared_path),
+        }
+        Path(reports[i]).parent.mkdir(parents=True, exist_ok=True)
+        Path(reports[i]).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        measured = {"method": method, "sparsity": spec.tag, "wall_time_s": round(wall, 4),
+                    "peak_rss_mb": peak_rss_mb()}
+        if timings:
+            Path(timings[i]).parent.mkdir(parents=True, exist_ok=True)
+            Path(timings[i]).write_text(json.dumps(measured, indent=2, sort_keys=True) + "\n")
+        print(f"{method} {spec.tag}: overall sparsity {result['overall_sparsity']:.4f}, "
+              f"{result['parameters']} parameters, {wall:.2f} s, peak RSS {measured['peak_rss_mb']:.0f} MB")
+        results.append(result)
+    return results
