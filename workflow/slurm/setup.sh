@@ -63,7 +63,8 @@ chown slurm:slurm /var/log/slurm
 new_conf=$(cat <<CONF
 # Written by workflow/slurm/setup.sh (sinkprune): single-node test cluster.
 ClusterName=sinkprune
-SlurmctldHost=${host}
+# Loopback addresses: the single node needs no DNS entry for its own name.
+SlurmctldHost=${host}(127.0.0.1)
 SlurmUser=slurm
 AuthType=auth/munge
 CryptoType=crypto/munge
@@ -87,7 +88,7 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MinJobAge=600
-${node_line} Gres=gpu:1 State=UNKNOWN
+${node_line} NodeAddr=127.0.0.1 Gres=gpu:1 State=UNKNOWN
 PartitionName=${PARTITION} Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 CONF
 )
