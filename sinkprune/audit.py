@@ -287,34 +287,75 @@ def _sparsity_key(s: str) -> float:
         return math.inf
 
 
-def read_sink_claim(claims_dir: str | Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Lines and (key, value) rows describing results/claims/sink_variance.json.
+def _est(e: Any) -> str:
+    """'value [low, high]' for the sinks stage's {"value", "ci"} estimates."""
+    if isinstance(e, dict) and "value" in e:
+        v, ci = e.get("value"), e.get("ci") or [None, None]
+        fmt = lambda x: "undefined" if x is None else f"{x:.4g}"  # noqa: E731
+        return f"{fmt(v)} [{fmt(ci[0])}, {fmt(ci[1])}]"
+    return _fmt(e)
 
-    The file is written by the sinks stage; the audit reads ``claim`` (statement), ``holds``
-    (bool or null) and ``summary`` when present, and lists every other leaf so nothing the sinks
-    stage recorded is hidden.  A missing file is reported, not an error.
+
+def sink_claim_blocks(claims_dir: str | Path) -> list[Block]:
+    """Report blocks for results/claims/sink_variance.json (written by sinkprune.sinks.claim).
+
+    Reads the sinks stage's schema: ``claim`` and ``test`` (text), ``summary`` (DLM model -> list
+    of primary comparisons against each AR model, each with ``holds``, ``outcome`` and estimates
+    ``{"value", "ci"}``), ``missing`` (DLMs without a comparison) and ``comparisons`` (every
+    statistic and trajectory).  The verdict is the sinks stage's own; the audit only counts and
+    shows it.  A missing file is reported, not an error; an unknown layout is listed leaf by leaf.
     """
     path = Path(claims_dir) / "sink_variance.json"
     if not path.is_file():
-        return [f"`{path.as_posix()}` not found: the sink-variance claim was not checked in this run "
-                "(it is written by the sinks stage: `snakemake results/claims/sink_variance.json`)."], []
+        return [("p", f"`{path.as_posix()}` not found: the sink-variance claim was not checked in this "
+                      "run (it is written by the sinks stage: `snakemake results/claims/sink_variance.json`).")]
     data = json.loads(path.read_text())
-    lines = []
-    statement = data.get("claim") or data.get("statement")
-    if statement:
-        lines.append(f"Claim: {statement}")
-    holds = data.get("holds", data.get("verdict"))
-    if isinstance(holds, bool):
-        lines.append(f"Verdict against the controls: **{'holds' if holds else 'does not hold'}** at this scale.")
-    elif holds is None:
-        lines.append("Verdict: the sinks stage recorded no verdict (`holds` is absent or null).")
-    else:
-        lines.append(f"Verdict: {holds}")
-    if data.get("summary"):
-        lines.append(str(data["summary"]))
-    skip = {"claim", "statement", "holds", "verdict", "summary"}
-    leaves = [(k, v) for k, v in _flatten({k: v for k, v in data.items() if k not in skip})]
-    return lines, leaves
+    blocks: list[Block] = []
+    if data.get("claim"):
+        blocks.append(("p", f"Claim: {data['claim']}"))
+    if data.get("test"):
+        blocks.append(("p", f"Test: {data['test']}"))
+    summary = data.get("summary")
+    if isinstance(summary, dict):
+        rows = [(dlm, r) for dlm in sorted(summary) for r in summary[dlm] if isinstance(r, dict)]
+        held = sum(r.get("holds") is True for _, r in rows)
+        verdict = ("holds" if rows and held == len(rows) else
+                   "not shown" if held == 0 else "holds only in part")
+        blocks.append(("p", f"Verdict against the untrained control: **{verdict}** at this scale "
+                            f"({held} of {len(rows)} primary DLM-vs-AR comparisons hold)."))
+        blocks.append(("table", (["DLM", "AR", "holds", "outcome", "excess over untrained gap [CI]",
+                                  "DLM trained", "AR trained", "DLM untrained", "AR untrained"],
+                                 [[dlm, _fmt(r.get("ar_model")), _fmt(r.get("holds")), _fmt(r.get("outcome")),
+                                   _est(r.get("excess_over_untrained_gap")), _est(r.get("dlm_trained")),
+                                   _est(r.get("ar_trained")), _est(r.get("dlm_untrained")),
+                                   _est(r.get("ar_untrained"))] for dlm, r in rows])))
+        if data.get("missing"):
+            blocks.append(("p", "No comparison possible for: " + ", ".join(map(str, data["missing"]))
+                                + " (a trajectory or an AR model is missing)."))
+        comparisons = [c for c in data.get("comparisons", []) if isinstance(c, dict)]
+        if comparisons:
+            blocks.append(("p", "Every comparison (all statistics and DLM trajectories):"))
+            # The random-position control sits beside each trained group: a statistic no larger
+            # than its random value says nothing about learned sinks.
+            groups = lambda c, k: _est((c.get("groups") or {}).get(k))  # noqa: E731
+            blocks.append(("table", (["DLM", "AR", "trajectory", "statistic", "expected", "excess [CI]",
+                                      "DLM trained", "DLM random", "AR trained", "AR random", "outcome"],
+                                     [[_fmt(c.get("dlm_model")), _fmt(c.get("ar_model")),
+                                       _fmt(c.get("dlm_trajectory")), _fmt(c.get("statistic")),
+                                       _fmt(c.get("expected")), _est(c.get("excess_over_untrained_gap")),
+                                       groups(c, "dlm_trained"), groups(c, "dlm_random"),
+                                       groups(c, "ar_trained"), groups(c, "ar_random"),
+                                       _fmt(c.get("outcome"))] for c in comparisons])))
+        return blocks
+    # Unknown layout: show a top-level verdict if there is one, and every recorded value.
+    holds = data.get("holds")
+    blocks.append(("p", f"Verdict: **{'holds' if holds else 'does not hold'}** at this scale."
+                        if isinstance(holds, bool) else
+                        "Verdict: the sinks stage recorded no verdict this audit can read."))
+    leaves = list(_flatten({k: v for k, v in data.items() if k not in ("claim", "test", "holds")}))
+    if leaves:
+        blocks.append(("table", (["recorded value", ""], [[k, v] for k, v in leaves])))
+    return blocks
 
 
 def _flatten(obj: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
@@ -429,10 +470,7 @@ def build_report(published: pd.DataFrame, ours: pd.DataFrame | None, claims_dir:
 
     blocks.append(("h2", "2. The paper's claims at this scale"))
     blocks.append(("h3", "2.1 DLM sink positions vary more over time than AR sinks (against controls)"))
-    lines, leaves = read_sink_claim(claims_dir)
-    blocks += [("p", line) for line in lines]
-    if leaves:
-        blocks.append(("table", (["recorded value", ""], [[k, v] for k, v in leaves])))
+    blocks += sink_claim_blocks(claims_dir)
 
     blocks.append(("h3", "2.2 Sink-aware pruning against its baseline"))
     if ours is None:

@@ -174,16 +174,46 @@ def test_claim_lines_are_honest_about_highest_sparsity() -> None:
     assert "largest mean gain +10.00 pp at sparsity 0.25" in lines[1] and "not supported" in lines[1]
 
 
-def test_sink_claim_absent_and_present(tmp_path: Path) -> None:
-    lines, leaves = audit.read_sink_claim(tmp_path)
-    assert "not found" in lines[0] and not leaves
-    (tmp_path / "sink_variance.json").write_text(json.dumps(
-        {"claim": "DLM sinks move more", "holds": False,
-         "dlm": {"trained": 3.2, "untrained": 4.1}, "ar": {"trained": 0.4}}))
-    lines, leaves = audit.read_sink_claim(tmp_path)
-    assert lines[0] == "Claim: DLM sinks move more"
-    assert "does not hold" in lines[1]
-    assert ("dlm.untrained", "4.1") in leaves and ("ar.trained", "0.4") in leaves
+def _claim_json(holds: list[bool | None]) -> dict:
+    """A claim file in the layout sinkprune.sinks.claim writes (values made up for the test)."""
+    est = {"value": 0.5, "ci": [0.1, 0.9]}
+    records = [{"ar_model": f"ar{i}", "holds": h, "outcome": "holds: ..." if h else "not shown: ...",
+                "excess_over_untrained_gap": est, "dlm_trained": est, "ar_trained": est,
+                "dlm_untrained": est, "ar_untrained": est} for i, h in enumerate(holds)]
+    return {"claim": "DLM sinks move more", "test": "diff-in-diff", "summary": {"tiny-llada": records},
+            "missing": ["tiny-mmada"],
+            "comparisons": [{"dlm_model": "tiny-llada", "ar_model": "ar0", "dlm_trajectory": "noised",
+                             "statistic": "dominant_var", "expected": "DLM > AR",
+                             "excess_over_untrained_gap": {"value": 1.25, "ci": [None, None]},
+                             "groups": {"dlm_trained": est, "dlm_random": {"value": 7.5, "ci": [7.0, 8.0]}},
+                             "outcome": "undetermined"}]}
+
+
+def _render(blocks: list) -> str:
+    return audit.render_markdown(blocks)
+
+
+def test_sink_claim_absent(tmp_path: Path) -> None:
+    assert "not found" in _render(audit.sink_claim_blocks(tmp_path))
+
+
+@pytest.mark.parametrize("holds,verdict", [([True, True], "**holds** at this scale (2 of 2"),
+                                           ([True, False], "**holds only in part** at this scale (1 of 2"),
+                                           ([None], "**not shown** at this scale (0 of 1")])
+def test_sink_claim_verdict_counts_primary_comparisons(tmp_path: Path, holds: list, verdict: str) -> None:
+    (tmp_path / "sink_variance.json").write_text(json.dumps(_claim_json(holds)))
+    md = _render(audit.sink_claim_blocks(tmp_path))
+    assert "Claim: DLM sinks move more" in md and verdict in md
+    assert "| tiny-llada | ar0 |" in md and "0.5 [0.1, 0.9]" in md
+    assert "No comparison possible for: tiny-mmada" in md
+    assert "1.25 [undefined, undefined]" in md
+    assert "| 0.5 [0.1, 0.9] | 7.5 [7, 8] |" in md  # DLM trained beside its random control
+
+
+def test_sink_claim_unknown_layout_lists_values(tmp_path: Path) -> None:
+    (tmp_path / "sink_variance.json").write_text(json.dumps({"holds": False, "dlm": {"var": 0.01234}}))
+    md = _render(audit.sink_claim_blocks(tmp_path))
+    assert "**does not hold**" in md and "| dlm.var | 0.01234 |" in md
 
 
 # ---------------------------------------------------------------------------- CLI
