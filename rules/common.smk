@@ -6,7 +6,7 @@ import sys
 from sinkprune.config import ConfigError, validate_config
 
 validate_config(config, source="config")
-if workflow.config_settings.overwrite_config:
+if workflow.config_settings.config:
     raise ConfigError(
         "command-line --config overrides are not supported: stages read the config file itself. "
         "Copy config/mini.yaml, edit it, and pass it with --configfile."
@@ -37,6 +37,16 @@ def sparsities(method):
 def pruned_runs():
     """(model, method, sparsity) of every pruned model of the config."""
     return [(m, meth, s) for m in PRUNED for meth in METHODS for s in sparsities(meth)]
+
+
+def is_trained(model):
+    """True for mini models trained in the DAG; False for hub ids / local paths (paper scale)."""
+    return "train" in config["models"][model]
+
+
+def tokenizer_source(model):
+    """Our trained tokenizer (mini) or the checkpoint's own (paper)."""
+    return "results/data/tokenizer" if is_trained(model) else config["models"][model]["path"]
 
 
 def model_dir(model, state="trained"):

@@ -50,20 +50,23 @@ rule streams:
 
 
 rule calibration:
+    # One batch per model: at paper scale each family has its own tokenizer.
     input:
-        tokenizer="results/data/tokenizer",
-        heldout="results/data/corpus_heldout.txt",
+        tokenizer=lambda w: [tokenizer_source(w.model)] if is_trained(w.model) else [],
+        heldout=lambda w: ["results/data/corpus_heldout.txt"] if is_trained(w.model) else [],
     output:
-        "results/data/calibration.pt",
+        "results/data/calibration/{model}.pt",
     params:
+        tokenizer=lambda w: tokenizer_source(w.model),
+        heldout=lambda w, input: f"--heldout {input.heldout}" if input.heldout else "",
         cfg=cfg("seed", "data"),
     log:
-        "logs/data/calibration.log",
+        "logs/data/calibration/{model}.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.data calibration --config {CONFIGFILE} --tokenizer {input.tokenizer} "
-        "--heldout {input.heldout} --out {output} > {log} 2>&1"
+        "{PY} sinkprune.data calibration --config {CONFIGFILE} --tokenizer {params.tokenizer} "
+        "{params.heldout} --out {output} > {log} 2>&1"
 
 
 rule tasks:

@@ -1,5 +1,8 @@
 # Evaluate stage: lm-eval on the offline mini tasks (or the paper's benchmarks) per model.
 
+# Mini tasks are built by the DAG (rule tasks); the paper's benchmarks ship with lm-eval.
+TASK_DIRS = ["results/data/tasks"] if config["scale"] == "mini" else []
+
 
 def checkpoint_to_evaluate(wildcards):
     if wildcards.method == "dense":
@@ -16,12 +19,13 @@ def checkpoint_path(wildcards):
 rule evaluate:
     input:
         model=checkpoint_to_evaluate,
-        tasks="results/data/tasks",
+        tasks=TASK_DIRS,
     output:
         "results/eval/{model}/{method}/{sparsity}.json",
     params:
         model=checkpoint_path,
         tasks=",".join(TASKS),
+        tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
         cfg=cfg("seed", "eval"),
     threads: config["threads"]
     resources:
@@ -35,5 +39,5 @@ rule evaluate:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.evaluate --config {CONFIGFILE} --model {params.model} --tasks-dir {input.tasks} "
+        "{PY} sinkprune.evaluate --config {CONFIGFILE} --model {params.model} {params.tasks_dir} "
         "--tasks {params.tasks} --out {output} > {log} 2>&1"

@@ -7,6 +7,8 @@ def init_checkpoint(wildcards):
 
 
 rule train_model:
+    wildcard_constraints:
+        model="|".join(re.escape(m) for m in TRAINED) or "NO_TRAINED_MODELS",
     input:
         tokenizer="results/data/tokenizer",
         streams="results/data/streams.pt",
@@ -34,3 +36,25 @@ rule train_model:
         "{PY} sinkprune.models train --config {CONFIGFILE} --model {wildcards.model} "
         "--tokenizer {input.tokenizer} --streams {input.streams} {params.init} "
         "--trained {output.trained} --untrained {output.untrained} --log {output.log} > {log} 2>&1"
+
+
+rule init_untrained:
+    # Paper scale: the untrained control of a hub checkpoint is its architecture with random
+    # weights (same config.json, seeded init), kept only while the sink statistics need it.
+    output:
+        temp(directory("results/models/{model}/untrained")),
+    params:
+        cfg=lambda w: json.dumps({"seed": config["seed"], "model": config["models"][w.model]}, sort_keys=True),
+    wildcard_constraints:
+        model="|".join(re.escape(m) for m in MODELS if not is_trained(m)) or "NO_HUB_MODELS",
+    threads: config["threads"]
+    resources:
+        mem_mb=res("init_untrained", "mem_mb"),
+        runtime=res("init_untrained", "runtime"),
+        gpu=res("init_untrained", "gpu"),
+    log:
+        "logs/models/{model}.untrained.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.models init --config {CONFIGFILE} --model {wildcards.model} --out {output} > {log} 2>&1"

@@ -4,7 +4,7 @@
 rule prune_stats:
     input:
         model=lambda w: model_input(w.model),
-        calib="results/data/calibration.pt",
+        calib="results/data/calibration/{model}.pt",
     output:
         "results/prune/{model}/shared.pt",
     params:
@@ -32,7 +32,7 @@ rule prune_stats:
 rule prune:
     input:
         model=lambda w: model_input(w.model),
-        calib="results/data/calibration.pt",
+        calib="results/data/calibration/{model}.pt",
         shared="results/prune/{model}/shared.pt",
     output:
         models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"]["sparsities"]],

@@ -5,7 +5,7 @@
 rule sink_trajectory:
     input:
         model=lambda w: model_input(w.model, w.state),
-        calib="results/data/calibration.pt",
+        calib="results/data/calibration/{model}.pt",
     output:
         "results/sinks/{model}/{state}/{kind}.npz",
     params:

@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--train", required=True)
     p.add_argument("--out", required=True)
-    p = sub.add_parser("calibration", help="calibration windows of held-out text")
-    p.add_argument("--tokenizer", required=True)
-    p.add_argument("--heldout", required=True)
+    p = sub.add_parser("calibration", help="calibration windows (held-out text, or the config's dataset)")
+    p.add_argument("--tokenizer", required=True, help="tokenizer or model directory, or hub id")
+    p.add_argument("--heldout", help="held-out corpus text (mini scale)")
     p.add_argument("--out", required=True)
     for p in sub.choices.values():
         p.add_argument("--config", required=True, help="validated sinkprune config YAML")
@@ -75,16 +75,22 @@ def main(argv: list[str] | None = None) -> None:
         save_tensors(streams, args.out)
         print({k: tuple(v.shape) for k, v in streams.items()})
     elif args.step == "calibration":
-        from sinkprune.data.streams import calibration_batch, save_tensors
+        from sinkprune.data.streams import calibration_batch, dataset_text, save_tensors
         from sinkprune.data.tokenizer import load_tokenizer
 
-        tok = load_tokenizer(args.tokenizer)
         calib = data["calibration"]
-        ids = calibration_batch(tok, Path(args.heldout).read_text(encoding="utf-8"),
-                                int(calib["n_samples"]), int(calib["seq_len"]), int(config["seed"]))
+        if "dataset" in calib:  # paper scale: the released code's WikiText-2 windows
+            text = dataset_text(calib["dataset"], calib.get("subset"), calib.get("split", "train"))
+        elif args.heldout:
+            text = Path(args.heldout).read_text(encoding="utf-8")
+        else:
+            raise ValueError("config 'data.calibration' has no 'dataset' and no --heldout text was given")
+        tok = load_tokenizer(args.tokenizer)
+        if tok.bos_token_id is None:
+            raise ValueError(f"tokenizer {args.tokenizer} has no BOS token; calibration windows start with BOS")
+        ids = calibration_batch(tok, text, int(calib["n_samples"]), int(calib["seq_len"]), int(config["seed"]))
         save_tensors({"input_ids": ids}, args.out)
         print(f"calibration: {tuple(ids.shape)}")
-
 
 if __name__ == "__main__":
     main()

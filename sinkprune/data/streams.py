@@ -75,6 +75,20 @@ def calibration_batch(tokenizer: PreTrainedTokenizerFast, heldout_text: str, n_s
     return with_bos(sample_windows(stream, None, n_samples, seq_len - 1, generator), tokenizer.bos_token_id)
 
 
+def dataset_text(dataset: str, subset: str | None, split: str) -> str:
+    """Text of a Hugging Face dataset split joined by blank lines (paper scale: WikiText-2 train).
+
+    Offline (HF_DATASETS_OFFLINE=1) a dataset missing from the local cache is one clear error.
+    """
+    from datasets import load_dataset
+
+    try:
+        rows = load_dataset(dataset, subset, split=split)
+    except Exception as error:  # datasets raises several types for "not available offline"
+        raise FileNotFoundError(f"calibration dataset {dataset}/{subset} [{split}] is not available: {error}") from None
+    return "\n\n".join(row["text"] for row in rows if row["text"].strip())
+
+
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path) -> None:
     """torch.save with contiguous tensors (byte-identical for identical content)."""
     torch.save({k: v.contiguous() for k, v in tensors.items()}, str(path))

@@ -48,8 +48,13 @@ def special_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
-    """Load a tokenizer directory written by :func:`train_tokenizer` (or a model directory)."""
-    path = Path(path)
-    if not (path / "tokenizer.json").exists():
-        raise FileNotFoundError(f"no tokenizer.json in {path}")
-    return PreTrainedTokenizerFast.from_pretrained(str(path))
+    """Load the tokenizer of a directory (ours or a checkpoint's) or of a Hugging Face id (offline)."""
+    from transformers import AutoTokenizer
+
+    local = Path(path)
+    if local.exists() and not (local / "tokenizer.json").exists():
+        raise FileNotFoundError(f"no tokenizer.json in {local}")
+    try:
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except OSError as error:
+        raise FileNotFoundError(f"tokenizer {path} is not available locally: {error}") from None

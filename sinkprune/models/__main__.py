@@ -60,6 +60,22 @@ def train_command(args: argparse.Namespace) -> None:
           f"{seconds:.1f} s, {tokens / seconds:.0f} tokens/s")
 
 
+def init_command(args: argparse.Namespace) -> None:
+    """Random weights in the architecture of a hub / local checkpoint: its untrained control."""
+    from sinkprune.models.checkpoint import random_like
+
+    config = load_config(args.config)
+    set_threads(config)
+    spec = config["models"].get(args.model)
+    if spec is None or "path" not in spec:
+        raise KeyError(f"config 'models.{args.model}' has no 'path': nothing to build an untrained control from")
+    model = random_like(spec["path"], seed=int(config["seed"]) + int(spec.get("seed_offset", 0)))
+    from sinkprune.models import save_model
+
+    save_model(model, args.out)
+    print(f"{args.model}: untrained control of {spec['path']} written to {args.out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one models step."""
     parser = argparse.ArgumentParser(prog="python -m sinkprune.models", description=__doc__,
@@ -74,9 +90,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--trained", required=True)
     p.add_argument("--untrained", required=True)
     p.add_argument("--log", required=True)
+    p = sub.add_parser("init", help="untrained control of a hub / local checkpoint (paper scale)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--model", required=True, help="key of config 'models' with a 'path'")
+    p.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.step == "train":
         train_command(args)
+    else:
+        init_command(args)
 
 
 if __name__ == "__main__":

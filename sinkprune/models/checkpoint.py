@@ -201,6 +201,25 @@ def build_model(family: str, arch: dict, vocab_size: int, max_seq_len: int, spec
     return SinkModel(spec, raw, backbone)
 
 
+def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = True) -> SinkModel:
+    """A randomly initialised model with the architecture (config.json) of a checkpoint.
+
+    The untrained control of the sink analysis at paper scale: same family, sizes and special
+    ids, transformers' init drawn from ``seed``; the checkpoint's weights are never read.
+    """
+    directory = resolve_checkpoint(name_or_path, local_files_only)
+    raw = read_config(directory)
+    spec = detect_family(raw, where=str(directory))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        backbone = _backbone(spec, raw, on_meta=False)
+    backbone.eval()
+    model = SinkModel(spec, raw, backbone, source_dir=directory)
+    if model.bos_id is None:
+        model.bos_id = _generation_config_bos(directory)
+    return model
+
+
 def save_model(model: SinkModel, path: str | Path) -> None:
     """Write ``config.json`` and ``model.safetensors`` in the family's on-disk format.
 
