@@ -1,0 +1,92 @@
+"""Command line of the sinks stage (rules/sinks.smk).
+
+    python -m sinkprune.sinks trajectory --model DIR --calib results/data/calibration.pt \
+        --config C.yaml --kind noised|generate|ar_prefix --out results/sinks/{model}/{state}/{kind}.npz
+    python -m sinkprune.sinks summarize --config C.yaml --inputs results/sinks/*/*/*.npz \
+        --table results/tables/sinks.csv --tex paper/tables/sinks.tex --claim results/claims/sink_variance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from sinkprune.config import load_config, set_threads
+
+
+def trajectory_command(args: argparse.Namespace) -> None:
+    """Load model and calibration batch, run one trajectory, write its .npz."""
+    import torch
+
+    from sinkprune.models import load_model
+    from sinkprune.sinks.settings import AnalysisSettings
+    from sinkprune.sinks.store import save_trajectory
+    from sinkprune.sinks.trajectory import build_trajectory
+
+    config = load_config(args.config)
+    set_threads(config)
+    settings = AnalysisSettings.from_config(config)
+    model = load_model(args.model)
+    ids = torch.load(args.calib)["input_ids"]
+    start = time.perf_counter()
+    traj = build_trajectory(model, ids, args.kind, settings)
+    seconds = time.perf_counter() - start
+    save_trajectory(traj, args.out)
+    print(f"{args.model} {args.kind}: mass {tuple(traj.mass.shape)} [T, N, L, H, S], "
+          f"lengths {traj.lengths.tolist()}, {seconds:.1f} s → {args.out}")
+
+
+def summarize_command(args: argparse.Namespace) -> None:
+    """Statistics with controls for every input trajectory → CSV, LaTeX, claim JSON."""
+    from sinkprune.sinks.claim import claim_report
+    from sinkprune.sinks.settings import AnalysisSettings
+    from sinkprune.sinks.summary import analyse_files, sinks_latex, sinks_table
+
+    config = load_config(args.config)
+    set_threads(config)
+    settings = AnalysisSettings.from_config(config)
+    models = config["models"]
+    analysis = analyse_files(args.inputs, settings)
+    table = sinks_table(analysis, models, settings)
+    for path in (args.table, args.tex, args.claim):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.table, index=False, float_format="%.6g")
+    Path(args.tex).write_text(sinks_latex(table))
+    report = claim_report(analysis, models, settings)
+    Path(args.claim).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    print(f"sinks table: {len(table)} rows → {args.table}")
+    for dlm, results in report["summary"].items():
+        for r in results:
+            e = r["excess_over_untrained_gap"]
+            print(f"claim {dlm} vs {r['ar_model']}: {r['outcome']} (excess {e['value']}, CI {e['ci']})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and run one sinks step."""
+    parser = argparse.ArgumentParser(prog="python -m sinkprune.sinks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("trajectory", help="received mass along one trajectory of one model")
+    p.add_argument("--model", required=True, help="checkpoint directory (or hub id)")
+    p.add_argument("--calib", required=True, help="calibration.pt with input_ids [N, S]")
+    p.add_argument("--config", required=True)
+    p.add_argument("--kind", required=True, choices=["noised", "generate", "ar_prefix"])
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("summarize", help="statistics, controls, table and claim")
+    p.add_argument("--config", required=True)
+    p.add_argument("--inputs", nargs="+", required=True,
+                   help="results/sinks/{model}/{state}/{kind}.npz files (model/state/kind read from the path)")
+    p.add_argument("--table", required=True)
+    p.add_argument("--tex", required=True)
+    p.add_argument("--claim", required=True)
+    args = parser.parse_args(argv)
+    if args.step == "trajectory":
+        trajectory_command(args)
+    else:
+        summarize_command(args)
+
+
+if __name__ == "__main__":
+    main()
