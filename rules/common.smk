@@ -102,8 +102,11 @@ def final_targets():
         "paper/tables/sinks.tex",
         "results/claims/sink_variance.json",
         "figures/sink_variance.pdf",
+        "figures/sink_layers.pdf",
         "figures/accuracy_vs_sparsity.pdf",
         "results/provenance.json",
+        "results/audit.md",
+        "results/audit.html",
     ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS]
 
 

@@ -15,6 +15,20 @@ rule fig_sink_variance:
         "{PY} sinkprune.figures sink_variance --table {input} --out {output.pdf} > {log} 2>&1"
 
 
+rule fig_sink_layers:
+    input:
+        "results/tables/sinks.csv",
+    output:
+        pdf=report("figures/sink_layers.pdf", caption="../workflow/report/sink_variance.rst", category="Sinks"),
+        png="figures/sink_layers.png",
+    log:
+        "logs/figures/sink_layers.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "{PY} sinkprune.figures sink_layers --table {input} --out {output.pdf} > {log} 2>&1"
+
+
 def heatmap_input(state):
     """The trajectory a model's heatmap shows: AR decoding prefixes or the noised DLM trajectory."""
 

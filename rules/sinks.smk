@@ -33,7 +33,7 @@ rule sink_summary:
     input:
         sink_trajectories(),
     output:
-        table="results/tables/sinks.csv",
+        table=report("results/tables/sinks.csv", caption="../workflow/report/sinks_table.rst", category="Sinks"),
         tex="paper/tables/sinks.tex",
         claim="results/claims/sink_variance.json",
     params:

@@ -6,7 +6,7 @@ rule main_table:
         evals=eval_files(),
         reports=prune_reports(),
     output:
-        csv="results/tables/main.csv",
+        csv=report("results/tables/main.csv", caption="../workflow/report/main_table.rst", category="Pruning"),
         tex="paper/tables/main.tex",
     params:
         cfg=cfg("tables", "models"),
