@@ -1,0 +1,154 @@
+"""The lm-eval model ``sinkprune``: any ``SinkModel`` checkpoint under the harness.
+
+    lm_eval --model sinkprune --model_args pretrained=DIR,mc_num=8,batch_size=32,seed=0 ...
+
+The harness does prompting, few-shot formatting, scoring and metrics; this class only answers
+its three request types:
+- ``loglikelihood``: exact for causal families, the LLaDA Monte Carlo estimate for
+  masked-diffusion families (``sinkprune.evaluate.likelihood``);
+- ``loglikelihood_rolling`` (perplexity): lm-eval's rolling windows, each scored the same way;
+- ``generate_until``: the family's sampler ``sinkprune.models.sampling.generate``
+  (``gen_length`` tokens in ``steps`` denoising steps, blocks of ``block_length``), cut at the
+  first stop string.
+Every sequence starts with BOS, as in training (LLaDA and Dream also put BOS first).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from lm_eval.api.model import TemplateLM
+from lm_eval.api.registry import register_model
+from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+
+from sinkprune.evaluate.likelihood import ar_loglikelihoods, dlm_loglikelihoods
+
+
+def _as_bool(value: bool | str) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+
+
+@register_model("sinkprune")
+class SinkpruneLM(TemplateLM):
+    """lm-eval ``LM`` over a sinkprune checkpoint directory (``pretrained=DIR``)."""
+
+    backend = "causal"  # lm-eval: encode context+continuation together, then split
+
+    def __init__(self, pretrained: str, mc_num: int = 8, batch_size: int | str = 32, seed: int = 0,
+                 gen_length: int = 8, steps: int = 8, block_length: int = 8, max_length: int | None = None,
+                 enumerate_small: bool | str = True, device: str | None = None, **_: object) -> None:
+        super().__init__()
+        from transformers import AutoTokenizer
+
+        from sinkprune.models import load_model
+
+        self.model = load_model(str(pretrained))
+        self.model.eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(Path(pretrained)))
+        self._device = torch.device(device or "cpu")  # LM.device is a read-only property
+        self.model.to(self._device)
+        self.mc_num = int(mc_num)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.gen_length, self.steps, self.block_length = int(gen_length), int(steps), int(block_length)
+        self.max_length = int(max_length or self.model.max_seq_len)
+        self.enumerate_small = _as_bool(enumerate_small)
+        if self.model.bos_id is None:
+            raise ValueError(f"{pretrained}: the model has no BOS token; sinkprune sequences start with BOS")
+        if self.mc_num <= 0 or self.batch_size <= 0:
+            raise ValueError(f"mc_num and batch_size must be positive, got {self.mc_num}, {self.batch_size}")
+
+    # ----- tokenisation ------------------------------------------------------------------------
+    @property
+    def eot_token_id(self) -> int:
+        return self.model.eos_id
+
+    @property
+    def prefix_token_id(self) -> int:
+        return self.model.bos_id  # an empty context conditions on BOS, as every training sequence
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs) -> list[int]:
+        # BOS is added by _with_bos, once, whatever the tokenizer's own settings.
+        return self.tokenizer(string, add_special_tokens=False)["input_ids"]
+
+    def tok_decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _with_bos(self, context: list[int], continuation: list[int]) -> tuple[list[int], int]:
+        """BOS-first ``context + continuation`` left-truncated to ``max_length``, and the context length."""
+        if len(continuation) > self.max_length - 1:
+            raise ValueError(f"continuation of {len(continuation)} tokens exceeds max_length {self.max_length} − 1")
+        if context and context[0] == self.model.bos_id:
+            context = context[1:]
+        keep = self.max_length - 1 - len(continuation)
+        context = context[len(context) - keep:] if len(context) > keep else context
+        return [self.model.bos_id, *context, *continuation], 1 + len(context)
+
+    # ----- requests ----------------------------------------------------------------------------
+    def _score(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
+        sequences, ctx_lens = zip(*(self._with_bos(c, t) for c, t in pairs)) if pairs else ((), ())
+        if self.model.is_causal:
+            return ar_loglikelihoods(self.model, list(sequences), list(ctx_lens), self.batch_size)
+        # LLaDA's harness reports is_greedy=False unless asked to check greedily; no metric here uses it.
+        scores = dlm_loglikelihoods(self.model, list(sequences), list(ctx_lens), self.mc_num, self.batch_size,
+                                    self.seed, self.enumerate_small)
+        return [(s, False) for s in scores]
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs) -> list[tuple[float, bool]]:
+        return self._score([(ctx, cont) for _, ctx, cont in requests])
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
+        """Perplexity: disjoint rolling windows (one slot kept for BOS), scores summed per document."""
+        pairs, owner = [], []
+        for r, request in enumerate(requests):
+            (text,) = request.args
+            windows = get_rolling_token_windows(token_list=self.tok_encode(text), prefix_token=self.prefix_token_id,
+                                                max_seq_len=self.max_length - 1, context_len=1)
+            for ctx, cont in map(make_disjoint_window, windows):
+                pairs.append((ctx, cont))
+                owner.append(r)
+        totals = [0.0] * len(requests)
+        for r, (score, _) in zip(owner, self._score(pairs)):
+            totals[r] += score
+        return totals
+
+    @torch.no_grad()
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        """Family sampler, ``gen_length`` new tokens, batched by prompt length, cut at stop strings."""
+        from sinkprune.models.sampling import generate
+
+        prompts, stops = [], []
+        for request in requests:
+            context, gen_kwargs = request.args
+            until = gen_kwargs.get("until") or []
+            stops.append([until] if isinstance(until, str) else list(until))
+            ids = self.tok_encode(context)
+            keep = self.max_length - 1 - self.gen_length
+            prompts.append([self.model.bos_id, *ids[max(0, len(ids) - keep):]])
+        by_len: dict[int, list[int]] = defaultdict(list)
+        for r, ids in enumerate(prompts):
+            by_len[len(ids)].append(r)  # no padding: it would change a bidirectional model's output
+        out = [""] * len(requests)
+        specials = {self.model.eos_id, self.model.pad_id, self.model.mask_id} - {None}
+        for length in sorted(by_len):
+            for start in range(0, len(by_len[length]), self.batch_size):
+                chunk = by_len[length][start:start + self.batch_size]
+                batch = torch.tensor([prompts[r] for r in chunk], dtype=torch.long)
+                result = generate(self.model, batch, gen_length=self.gen_length, steps=self.steps,
+                                  block_length=self.block_length).cpu()
+                for i, r in enumerate(chunk):
+                    new = result[i, length:].tolist()
+                    cut = next((j for j, t in enumerate(new) if t in specials), len(new))
+                    text = self.tok_decode(new[:cut])
+                    for stop in stops[r]:
+                        text = text.split(stop)[0] if stop else text
+                    out[r] = text
+        return out
+
+    def get_model_info(self) -> dict:
+        """What lm-eval records about the model (stable: no paths, no times)."""
+        return {"family": self.model.family, "is_causal": self.model.is_causal, "mc_num": self.mc_num,
+                "gen_length": self.gen_length, "steps": self.steps, "block_length": self.block_length,
+                "max_length": self.max_length, "enumerate_small": self.enumerate_small}

@@ -1,0 +1,154 @@
+"""Run lm-eval on one model and keep only the stable part of its output.
+
+``resolve_tasks`` does every input check (task names known to lm-eval, mini-task data files
+present, datasets loadable offline) before ``evaluate_model`` loads the model, so bad input
+fails in seconds and names what is wrong. The written JSON has sorted keys and no dates, hosts,
+paths or timings: the same model, tasks and config give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# lm-eval output sections that are deterministic and needed downstream.
+STABLE_KEYS = ("results", "groups", "group_subtasks", "versions", "n-shot", "higher_is_better", "n-samples")
+
+
+@dataclass
+class ResolvedTasks:
+    """Loaded lm-eval task objects, ready for ``simple_evaluate``."""
+
+    names: list[str]
+    manager: Any  # lm_eval.tasks.TaskManager
+    objects: list[Any]  # Task / Group per requested name
+    chance: dict[str, float]
+    data_files: dict[str, dict[str, str]]  # task → split → file name (for the record)
+
+
+def _local_yaml(tasks_dir: Path | None, name: str) -> Path | None:
+    if tasks_dir is None:
+        return None
+    path = tasks_dir / f"{name}.yaml"
+    return path if path.exists() else None
+
+
+def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: dict[str, int]) -> ResolvedTasks:
+    """Check and load ``names``; raises KeyError / FileNotFoundError naming the bad task or file."""
+    from lm_eval.tasks import TaskManager
+
+    from sinkprune.evaluate.tasks import chance_levels
+
+    if not names:
+        raise KeyError("no tasks given (--tasks or config eval.tasks)")
+    tasks_dir = Path(tasks_dir) if tasks_dir else None
+    if tasks_dir is not None and not tasks_dir.is_dir():
+        raise FileNotFoundError(f"tasks directory {tasks_dir} does not exist")
+    local = {n: _local_yaml(tasks_dir, n) for n in names}
+    # Indexing lm-eval's ~10k built-in task files takes seconds; skip it when all tasks are local.
+    needs_defaults = any(path is None for path in local.values())
+    manager = TaskManager(include_path=str(tasks_dir) if tasks_dir else None, include_defaults=needs_defaults)
+    known = set(manager.all_tasks)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        where = f" (nor in {tasks_dir})" if tasks_dir else ""
+        raise KeyError(f"unknown task(s) for lm-eval {_lm_eval_version()}{where}: {', '.join(unknown)}")
+    data_files: dict[str, dict[str, str]] = {}
+    for name, path in local.items():
+        if path is None:
+            continue
+        spec = yaml.safe_load(path.read_text()) or {}
+        files = (spec.get("dataset_kwargs") or {}).get("data_files") or {}
+        missing = [f for f in files.values() if not Path(f).exists()]
+        if missing:
+            raise FileNotFoundError(f"task {name}: dataset file(s) missing: {', '.join(missing)}")
+        data_files[name] = {split: Path(f).name for split, f in sorted(files.items())}
+    unknown_overrides = sorted(set(num_fewshot) - set(names))
+    if unknown_overrides:
+        raise KeyError(f"eval.num_fewshot names task(s) not being evaluated: {', '.join(unknown_overrides)}")
+    try:
+        loaded = manager.load(list(names))
+    except Exception as err:  # datasets raises many types; the message must name the task
+        raise FileNotFoundError(f"could not load task(s) {', '.join(names)} offline: {err}") from err
+    objects = []
+    for name in names:
+        obj = loaded["groups"].get(name) if name in loaded["groups"] else loaded["tasks"].get(name)
+        if obj is None:  # a tag: its member tasks are loaded individually
+            obj = name
+        objects.append(obj)
+    for name, shots in num_fewshot.items():
+        # An override on a group applies to each of its leaf tasks (e.g. the 57 MMLU subjects).
+        leaves = [t for key, t in loaded["tasks"].items()
+                  if key == name or name in loaded.get("group_map", {}).get(key, [])] or \
+                 [t for key, t in loaded["tasks"].items() if key.startswith(name)]
+        for task in leaves:
+            task.set_config(key="num_fewshot", value=int(shots))
+    chance = {n: c for n, c in (chance_levels(tasks_dir) if tasks_dir else {}).items() if n in names}
+    return ResolvedTasks(list(names), manager, objects, chance, data_files)
+
+
+def _lm_eval_version() -> str:
+    import lm_eval
+
+    return getattr(lm_eval, "__version__", "unknown")
+
+
+def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int) -> dict:
+    """Load ``model`` as the ``sinkprune`` lm-eval model and run ``simple_evaluate``; stable dict."""
+    import lm_eval
+
+    from sinkprune.evaluate.lm import SinkpruneLM
+
+    lm = SinkpruneLM(pretrained=model, mc_num=settings["mc_num"], batch_size=settings["batch_size"], seed=seed,
+                     gen_length=settings["gen_length"], steps=settings["steps"],
+                     block_length=settings["block_length"])
+    results = lm_eval.simple_evaluate(
+        model=lm, tasks=tasks.objects, task_manager=tasks.manager, limit=settings["limit"],
+        log_samples=False, bootstrap_iters=1000, random_seed=seed, numpy_random_seed=seed,
+        torch_random_seed=seed, fewshot_random_seed=seed,
+    )
+    return stable_results(results, lm.get_model_info(), tasks, settings, seed)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe and deterministic: NaN → None, object reprs without memory addresses."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", str(value))
+
+
+def stable_results(results: dict, model_info: dict, tasks: ResolvedTasks, settings: dict, seed: int) -> dict:
+    """The deterministic part of lm-eval's output plus what a table needs beside it."""
+    configs = {}
+    for name, cfg in (results.get("configs") or {}).items():
+        cfg = dict(cfg)
+        if name in tasks.data_files:  # absolute paths differ between checkouts; keep file names
+            cfg["dataset_kwargs"] = {"data_files": tasks.data_files[name]}
+        configs[name] = {k: cfg.get(k) for k in ("task", "dataset_path", "dataset_name", "dataset_kwargs",
+                                                  "output_type", "num_fewshot", "metric_list", "metadata",
+                                                  "generation_kwargs", "filter_list", "target_delimiter",
+                                                  "fewshot_delimiter") if k in cfg}
+    stable = {k: results[k] for k in STABLE_KEYS if k in results}
+    stable |= {"configs": configs, "chance": tasks.chance, "model": model_info, "seed": seed,
+               "eval_settings": {k: v for k, v in settings.items() if k != "tasks"} | {"tasks": tasks.names},
+               "lm_eval_version": _lm_eval_version()}
+    return _clean(stable)
+
+
+def write_stable(stable: dict, out: str | Path) -> None:
+    """Write with sorted keys (byte-identical for identical content)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stable, indent=1, sort_keys=True) + "\n", encoding="utf-8")

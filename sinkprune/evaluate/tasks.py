@@ -1,0 +1,249 @@
+"""Offline mini counterparts of the paper's eight benchmarks, as lm-eval task YAML + JSONL.
+
+Each mini task keeps its benchmark's output type, number of options and number of shots, and is
+built from one synthetic skill (``sinkprune.data.skills``) or from held-out corpus text
+(HellaSwag's continuation task). They are *stand-ins*: ``mini_mmlu`` measures recall of a tiny
+closed world of category facts, not MMLU knowledge; every table must say so.
+
+Files written per task into ``out_dir``:
+``{task}.jsonl`` (test split), ``{task}.fewshot.jsonl`` (few-shot pool, tasks with shots only),
+``{task}.yaml`` (lm-eval config; data_files are absolute paths, as lm-eval resolves them against
+the working directory), and one ``tasks.json`` sidecar with chance level, counterpart and sha256
+of every task. Few-shot examples come from a different seed than test items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from sinkprune.data.skills import Item, items
+
+SIDE_CAR = "tasks.json"
+FEWSHOT_POOL = 50  # few-shot candidates per task; lm-eval samples the shots from them
+
+
+@dataclass(frozen=True)
+class MiniTask:
+    """How one mini task mirrors its paper benchmark."""
+
+    counterpart_of: str  # lm-eval task name of the paper benchmark
+    source: str  # skill name, or "heldout_text"
+    kind: str  # "mc" | "partial" (WinoGrande style) | "gen"
+    num_choices: int  # 0 for generation
+    num_fewshot: int
+    description: str
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of uniform guessing (generation: 0, any answer string is possible)."""
+        return 1.0 / self.num_choices if self.num_choices else 0.0
+
+
+MINI_TASKS: dict[str, MiniTask] = {
+    "mini_mmlu": MiniTask("mmlu", "fact", "mc", 4, 5, "category of a word in a closed world of 64 facts"),
+    "mini_arc_challenge": MiniTask("arc_challenge", "maxof", "mc", 4, 0, "largest of four 2-digit numbers"),
+    "mini_piqa": MiniTask("piqa", "sort", "mc", 2, 0, "sorted digits vs. a near-miss ordering"),
+    "mini_winogrande": MiniTask("winogrande", "bind", "partial", 2, 5,
+                                "which name holds a value (option fills the blank, continuation scored)"),
+    "mini_gsm8k": MiniTask("gsm8k", "story", "gen", 0, 5, "one-step addition word problem, generated answer"),
+    "mini_hellaswag": MiniTask("hellaswag", "heldout_text", "mc", 4, 0,
+                               "true continuation of held-out corpus text vs. continuations from elsewhere"),
+    "mini_gpqa": MiniTask("gpqa_main_n_shot", "add", "mc", 4, 5, "2-digit addition with off-by-one-digit distractors"),
+    "mini_race": MiniTask("race", "recall", "mc", 4, 0, "key-value recall from a five-pair passage"),
+}
+
+
+# ----- documents ------------------------------------------------------------------------------
+def _mc_doc(item: Item, num_choices: int, rng: random.Random) -> dict:
+    """Multiple-choice document: answer plus the most plausible distractors, shuffled."""
+    if len(item.distractors) < num_choices - 1:
+        raise ValueError(f"skill {item.skill!r} gives {len(item.distractors)} distractors, need {num_choices - 1}")
+    choices = [item.answer, *item.distractors[: num_choices - 1]]
+    rng.shuffle(choices)
+    return {"query": item.prompt, "choices": choices, "label": choices.index(item.answer)}
+
+
+def _partial_doc(item: Item) -> dict:
+    """WinoGrande-style document: one context per option, one shared continuation."""
+    meta = item.meta
+    return {"options": [meta["stem"] + name for name in meta["options"]], "label": meta["label"],
+            "continuation": meta["continuation"]}
+
+
+def _gen_doc(item: Item) -> dict:
+    return {"question": item.prompt, "answer": item.answer.strip()}
+
+
+def skill_docs(task: MiniTask, n: int, seed: str) -> list[dict]:
+    """``n`` documents of a skill-based task, deterministic from ``seed``."""
+    rng = random.Random(f"choices:{seed}")
+    made = items(task.source, n, seed)
+    if task.kind == "mc":
+        return [_mc_doc(it, task.num_choices, rng) for it in made]
+    if task.kind == "partial":
+        return [_partial_doc(it) for it in made]
+    return [_gen_doc(it) for it in made]
+
+
+def prose_paragraphs(text: str, min_chars: int = 120) -> list[str]:
+    """Prose paragraphs of the corpus with whitespace collapsed (code and doctests dropped)."""
+    out = []
+    for para in text.split("\n\n"):
+        lines = para.split("\n")
+        # Indented lines are code examples or tables: not text a continuation task can use.
+        if any(line.startswith((" ", "\t", ">>>")) for line in lines):
+            continue
+        flat = re.sub(r"\s+", " ", para).strip()
+        if len(flat) >= min_chars:
+            out.append(flat)
+    return out
+
+
+def _words_after(words: list[str], start: int, count: int) -> str:
+    return " " + " ".join(words[start:start + count])
+
+
+def text_docs(text: str, n: int, seed: str, num_choices: int = 4) -> list[dict]:
+    """HellaSwag-style documents: ~8–12 words of context, the true next 4 words and
+    ``num_choices − 1`` four-word spans from other paragraphs (same length, so ``acc`` is fair)."""
+    paragraphs = [p.split(" ") for p in prose_paragraphs(text)]
+    if len(paragraphs) < num_choices:
+        raise ValueError(f"held-out text has {len(paragraphs)} prose paragraphs, need at least {num_choices}")
+    rng = random.Random(f"hellaswag:{seed}")
+    docs = []
+    while len(docs) < n:
+        i = rng.randrange(len(paragraphs))
+        words = paragraphs[i]
+        ctx_len = rng.randint(8, 12)
+        if len(words) < ctx_len + 4:
+            continue
+        start = rng.randrange(len(words) - ctx_len - 4 + 1)
+        answer = _words_after(words, start + ctx_len, 4)
+        choices = [answer]
+        while len(choices) < num_choices:
+            j = rng.randrange(len(paragraphs))
+            other = paragraphs[j]
+            if j == i or len(other) < 5:
+                continue
+            span = _words_after(other, rng.randrange(1, len(other) - 4 + 1), 4)
+            if span not in choices:
+                choices.append(span)
+        rng.shuffle(choices)
+        docs.append({"query": " ".join(words[start:start + ctx_len]), "choices": choices,
+                     "label": choices.index(answer)})
+    return docs
+
+
+# ----- lm-eval YAML ---------------------------------------------------------------------------
+def task_yaml(name: str, task: MiniTask, test_file: Path, fewshot_file: Path | None) -> dict:
+    """lm-eval task config of a mini task (plain YAML: no ``!function``, so it loads anywhere)."""
+    data_files = {"test": str(test_file.resolve())}
+    config: dict = {
+        "task": name,
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": data_files},
+        "test_split": "test",
+        "num_fewshot": task.num_fewshot,
+        # Training lines are newline-separated; shots are joined the same way.
+        "fewshot_delimiter": "\n",
+        "metadata": {"version": 1.0, "chance": task.chance, "counterpart_of": task.counterpart_of,
+                     "source": task.source, "description": f"mini counterpart of {task.counterpart_of}: "
+                                                          f"{task.description}"},
+    }
+    if fewshot_file is not None:
+        data_files["train"] = str(fewshot_file.resolve())
+        config["fewshot_split"] = "train"
+    if task.kind == "mc":
+        acc = [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]
+        if task.source == "heldout_text":
+            acc.append({"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True})
+        config |= {"output_type": "multiple_choice", "doc_to_text": "{{query}}", "doc_to_choice": "choices",
+                   "doc_to_target": "label", "target_delimiter": "",  # choices carry their own leading space
+                   "metric_list": acc}
+    elif task.kind == "partial":
+        # As lm-eval's winogrande: doc_to_text gives the right option's index, the options are
+        # alternative contexts, and the shared continuation is what gets scored.
+        config |= {"output_type": "multiple_choice", "doc_to_text": "label", "doc_to_choice": "options",
+                   "doc_to_target": "continuation", "target_delimiter": "",
+                   "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+    else:
+        config |= {"output_type": "generate_until", "doc_to_text": "{{question}}", "doc_to_target": "{{answer}}",
+                   "target_delimiter": " ",
+                   "generation_kwargs": {"until": ["\n"], "do_sample": False, "temperature": 0.0},
+                   # As gsm8k's flexible-extract: the first integer of the generation is the answer.
+                   "filter_list": [{"name": "first-number", "filter": [
+                       {"function": "regex", "regex_pattern": "(-?[0-9]+)"}, {"function": "take_first"}]}],
+                   "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]}
+    return config
+
+
+def _write_jsonl(path: Path, docs: list[dict]) -> None:
+    path.write_text("".join(json.dumps(d, sort_keys=True) + "\n" for d in docs), encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_tasks(out_dir: str | Path, heldout_text: str | Path, seed: int, n_items: int,
+                tasks: list[str]) -> list[Path]:
+    """Write ``tasks`` (names of :data:`MINI_TASKS`) into ``out_dir``; returns the YAML paths.
+
+    ``heldout_text`` is the path of the held-out corpus (read only if ``mini_hellaswag`` is
+    asked for). Test items use seed ``eval:{seed}``, few-shot pools ``fewshot:{seed}``; the
+    training mix uses the bare seed. Byte-identical output for the same arguments.
+    """
+    unknown = [t for t in tasks if t not in MINI_TASKS]
+    if unknown:
+        raise KeyError(f"unknown mini task(s) {', '.join(unknown)}; known: {', '.join(MINI_TASKS)}")
+    if n_items <= 0:
+        raise ValueError(f"n_items must be positive, got {n_items}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = None
+    if any(MINI_TASKS[t].source == "heldout_text" for t in tasks):
+        heldout_text = Path(heldout_text)
+        if not heldout_text.exists():
+            raise FileNotFoundError(f"held-out text {heldout_text} does not exist")
+        text = heldout_text.read_text(encoding="utf-8")
+
+    sidecar: dict[str, dict] = {}
+    written = []
+    for name in tasks:
+        task = MINI_TASKS[name]
+
+        def docs(n: int, split_seed: str) -> list[dict]:
+            if task.source == "heldout_text":
+                return text_docs(text, n, split_seed, task.num_choices)
+            return skill_docs(task, n, split_seed)
+
+        test_file = out_dir / f"{name}.jsonl"
+        _write_jsonl(test_file, docs(n_items, f"eval:{seed}"))
+        fewshot_file = None
+        if task.num_fewshot:
+            fewshot_file = out_dir / f"{name}.fewshot.jsonl"
+            _write_jsonl(fewshot_file, docs(FEWSHOT_POOL, f"fewshot:{seed}"))
+        yaml_file = out_dir / f"{name}.yaml"
+        yaml_file.write_text(yaml.safe_dump(task_yaml(name, task, test_file, fewshot_file), sort_keys=True),
+                             encoding="utf-8")
+        sidecar[name] = asdict(task) | {"chance": task.chance, "n_items": n_items,
+                                        "test_sha256": _sha256(test_file),
+                                        "fewshot_sha256": _sha256(fewshot_file) if fewshot_file else None}
+        written.append(yaml_file)
+    (out_dir / SIDE_CAR).write_text(json.dumps(sidecar, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return written
+
+
+def chance_levels(tasks_dir: str | Path) -> dict[str, float]:
+    """Chance level of every task recorded in a tasks directory's sidecar."""
+    path = Path(tasks_dir) / SIDE_CAR
+    if not path.exists():
+        return {}
+    return {k: v["chance"] for k, v in json.loads(path.read_text()).items()}

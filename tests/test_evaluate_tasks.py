@@ -1,0 +1,113 @@
+"""Mini task files: deterministic, well-formed for lm-eval, chance recorded; bad input fails early."""
+
+import json
+import os
+
+import pytest
+import yaml
+
+from sinkprune.evaluate.paper_tasks import MINI_COUNTERPART, PAPER_NUM_FEWSHOT, PAPER_TASKS, PERPLEXITY_TASK
+from sinkprune.evaluate.tasks import MINI_TASKS, build_tasks, prose_paragraphs
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+HELDOUT = "\n\n".join(
+    f"Paragraph {i} explains how the parser reads token number {i} and then returns the matching node "
+    f"of the tree, or raises an error when the input ends early without a closing bracket." for i in range(60)
+) + "\n\n    indented code is not prose\n    and is skipped"
+
+
+@pytest.fixture(scope="module")
+def heldout(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "heldout.txt"
+    path.write_text(HELDOUT)
+    return path
+
+
+def _read_all(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def test_build_tasks_is_deterministic_and_complete(tmp_path, heldout):
+    names = list(MINI_TASKS)
+    build_tasks(tmp_path / "a", heldout, seed=0, n_items=30, tasks=names)
+    build_tasks(tmp_path / "b", heldout, seed=0, n_items=30, tasks=names)
+    build_tasks(tmp_path / "c", heldout, seed=1, n_items=30, tasks=names)
+    a, b, c = (_read_all(tmp_path / d) for d in "abc")
+    jsonl = [k for k in a if k.endswith(".jsonl")]
+    assert all(a[k] == b[k] for k in jsonl), "same seed must give byte-identical task data"
+    assert any(a[k] != c[k] for k in jsonl), "the seed must matter"
+    sidecar = json.loads(a["tasks.json"])
+    assert set(sidecar) == set(names) and all(f"{n}.yaml" in a for n in names)
+    for name, task in MINI_TASKS.items():
+        spec = yaml.safe_load(a[f"{name}.yaml"])
+        files = spec["dataset_kwargs"]["data_files"]
+        assert spec["dataset_path"] == "json" and spec["test_split"] == "test"
+        assert all(os.path.isabs(f) and os.path.exists(f) for f in files.values())
+        assert spec["num_fewshot"] == task.num_fewshot == PAPER_NUM_FEWSHOT[task.counterpart_of]
+        assert ("train" in files) == (task.num_fewshot > 0)
+        assert spec["metadata"]["chance"] == sidecar[name]["chance"] == task.chance
+        docs = [json.loads(line) for line in (tmp_path / "a" / f"{name}.jsonl").read_text().splitlines()]
+        assert len(docs) == 30
+        if task.kind == "mc":
+            assert all(len(d["choices"]) == task.num_choices == len(set(d["choices"])) for d in docs)
+            labels = {d["label"] for d in docs}
+            assert len(labels) > 1, "the right answer must not always sit at the same position"
+        elif task.kind == "partial":
+            assert all(len(d["options"]) == 2 for d in docs)
+        else:
+            assert task.chance == 0.0 and all(d["answer"].isdigit() for d in docs)
+
+
+def test_every_paper_benchmark_has_one_mini_counterpart():
+    assert sorted(MINI_COUNTERPART) == sorted(PAPER_TASKS)
+    assert {MINI_TASKS[m].counterpart_of for m in MINI_COUNTERPART.values()} == set(PAPER_TASKS)
+    assert all(name.startswith("mini_") for name in MINI_TASKS)
+
+
+def test_hellaswag_uses_prose_only():
+    paragraphs = prose_paragraphs(HELDOUT)
+    assert len(paragraphs) == 60 and not any("indented" in p for p in paragraphs)
+
+
+def test_unknown_mini_task_is_named(tmp_path, heldout):
+    with pytest.raises(KeyError, match="mini_nope"):
+        build_tasks(tmp_path, heldout, seed=0, n_items=5, tasks=["mini_piqa", "mini_nope"])
+
+
+def test_cli_fails_before_model_load_naming_unknown_task(tmp_path, heldout, capsys):
+    from sinkprune.evaluate.__main__ import main
+
+    build_tasks(tmp_path / "tasks", heldout, seed=0, n_items=5, tasks=["mini_piqa"])
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_config(["mini_piqa"])))
+    # The model directory does not exist: reaching the model would give a different error.
+    with pytest.raises(SystemExit) as err:
+        main(["--model", str(tmp_path / "no_model"), "--tasks-dir", str(tmp_path / "tasks"),
+              "--tasks", "mini_piqa,mini_bogus", "--config", str(config), "--out", str(tmp_path / "o.json")])
+    assert "mini_bogus" in str(err.value) and "no_model" not in str(err.value)
+    (tmp_path / "tasks" / "mini_piqa.jsonl").unlink()
+    with pytest.raises(SystemExit) as err:
+        main(["--model", str(tmp_path / "no_model"), "--tasks-dir", str(tmp_path / "tasks"),
+              "--tasks", "mini_piqa", "--config", str(config), "--out", str(tmp_path / "o.json")])
+    assert "mini_piqa.jsonl" in str(err.value) and "no_model" not in str(err.value)
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_paper_task_names_resolve_in_pinned_lm_eval():
+    """lm-eval ships these task YAMLs; names change across releases, hence the pin."""
+    from lm_eval.tasks import TaskManager
+
+    known = set(TaskManager().all_tasks)
+    wanted = PAPER_TASKS + ["arc_easy", PERPLEXITY_TASK]
+    assert [t for t in wanted if t not in known] == []
+    assert "not_a_benchmark_xyz" not in known
+
+
+def _config(tasks):
+    from sinkprune.config import REPO_ROOT
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "mini.yaml").read_text())
+    config["eval"] = {"tasks": tasks, "mc_num": 4, "batch_size": 16, "limit": 5}
+    return config
