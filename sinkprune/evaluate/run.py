@@ -78,15 +78,12 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
         raise FileNotFoundError(f"could not load task(s) {', '.join(names)} offline: {err}") from err
     objects = []
     for name in names:
-        obj = loaded["groups"].get(name) if name in loaded["groups"] else loaded["tasks"].get(name)
-        if obj is None:  # a tag: its member tasks are loaded individually
-            obj = name
-        objects.append(obj)
+        # A tag (a name for several tasks) has no object of its own: simple_evaluate reloads it.
+        objects.append(loaded["groups"].get(name) or loaded["tasks"].get(name) or name)
     for name, shots in num_fewshot.items():
+        group = loaded["groups"].get(name)
         # An override on a group applies to each of its leaf tasks (e.g. the 57 MMLU subjects).
-        leaves = [t for key, t in loaded["tasks"].items()
-                  if key == name or name in loaded.get("group_map", {}).get(key, [])] or \
-                 [t for key, t in loaded["tasks"].items() if key.startswith(name)]
+        leaves = group.get_all_tasks() if group is not None else [loaded["tasks"][name]]
         for task in leaves:
             task.set_config(key="num_fewshot", value=int(shots))
     chance = {n: c for n, c in (chance_levels(tasks_dir) if tasks_dir else {}).items() if n in names}
@@ -136,6 +133,8 @@ def stable_results(results: dict, model_info: dict, tasks: ResolvedTasks, settin
         cfg = dict(cfg)
         if name in tasks.data_files:  # absolute paths differ between checkouts; keep file names
             cfg["dataset_kwargs"] = {"data_files": tasks.data_files[name]}
+        if isinstance(cfg.get("metadata"), dict) and "config_source" in cfg["metadata"]:
+            cfg["metadata"] = dict(cfg["metadata"], config_source=Path(str(cfg["metadata"]["config_source"])).name)
         configs[name] = {k: cfg.get(k) for k in ("task", "dataset_path", "dataset_name", "dataset_kwargs",
                                                   "output_type", "num_fewshot", "metric_list", "metadata",
                                                   "generation_kwargs", "filter_list", "target_delimiter",

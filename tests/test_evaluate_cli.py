@@ -1,0 +1,46 @@
+"""The evaluate CLI end to end on a tiny model: stable, byte-identical JSON; overrides applied."""
+
+import json
+
+import yaml
+
+from tests.test_evaluate_tasks import HELDOUT, _config
+
+
+def test_cli_output_is_stable_and_complete(tmp_path):
+    from sinkprune.data.skills import training_lines
+    from sinkprune.data.tokenizer import special_ids, train_tokenizer
+    from sinkprune.evaluate.__main__ import main
+    from sinkprune.models import build_model, save_model
+
+    heldout = tmp_path / "heldout.txt"
+    heldout.write_text(HELDOUT)
+    tok = train_tokenizer(training_lines(2000, 0) + [HELDOUT], vocab_size=400, image_tokens=0)
+    model = build_model("llada", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
+                                  "tie_embeddings": True}, vocab_size=len(tok), max_seq_len=128,
+                        special_ids=special_ids(tok), seed=0)
+    save_model(model, tmp_path / "m")
+    tok.save_pretrained(str(tmp_path / "m"))
+    tasks = ["mini_winogrande", "mini_gsm8k", "mini_hellaswag"]
+    config = _config(tasks)
+    config["eval"] |= {"limit": 3, "num_fewshot": {"mini_winogrande": 2}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    main(["build-tasks", "--heldout", str(heldout), "--config", str(tmp_path / "c.yaml"),
+          "--out-dir", str(tmp_path / "tasks")])
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"o{i}.json"
+        main(["--model", str(tmp_path / "m"), "--tasks-dir", str(tmp_path / "tasks"), "--config",
+              str(tmp_path / "c.yaml"), "--out", str(out)])
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1], "reruns must be byte-identical"
+    result = json.loads(outs[0])
+    assert set(result["results"]) == set(tasks)
+    assert result["n-shot"] == {"mini_winogrande": 2, "mini_gsm8k": 5, "mini_hellaswag": 0}
+    assert result["chance"] == {"mini_winogrande": 0.5, "mini_gsm8k": 0.0, "mini_hellaswag": 0.25}
+    assert result["n-samples"]["mini_gsm8k"]["effective"] == 3
+    assert "acc_stderr,none" in result["results"]["mini_hellaswag"]
+    assert "exact_match,first-number" in result["results"]["mini_gsm8k"]
+    text = outs[0].decode()
+    assert str(tmp_path) not in text, "no absolute paths in the stable output"
+    assert "date" not in result and "total_evaluation_time_seconds" not in result
