@@ -4,7 +4,8 @@
 
 rule audit:
     input:
-        published="paper/published.csv",
+        # Beside the Snakefile, so the DAG also runs in another working directory (-d).
+        published=os.path.join(workflow.basedir, "paper", "published.csv"),
         main="results/tables/main.csv",
         claims="results/claims/sink_variance.json",
     output:

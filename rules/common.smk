@@ -1,5 +1,6 @@
 # Config → file lists. Every expansion of models, methods, sparsities and tasks lives here once.
 import json
+import os
 import re
 import sys
 
