@@ -27,13 +27,13 @@ def test_cli_output_is_stable_and_complete(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     main(["build-tasks", "--heldout", str(heldout), "--config", str(tmp_path / "c.yaml"),
           "--out-dir", str(tmp_path / "tasks")])
-    outs = []
-    for i in range(2):
-        out = tmp_path / f"o{i}.json"
-        main(["--model", str(tmp_path / "m"), "--tasks-dir", str(tmp_path / "tasks"), "--config",
-              str(tmp_path / "c.yaml"), "--out", str(out)])
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1], "reruns must be byte-identical"
+    common = ["--tasks-dir", str(tmp_path / "tasks"), "--config", str(tmp_path / "c.yaml")]
+    main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o0.json")] + common)
+    # Two models in one process: each result equals a run on its own.
+    main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o1.json"),
+          "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o2.json")] + common)
+    outs = [(tmp_path / f"o{i}.json").read_bytes() for i in range(3)]
+    assert outs[0] == outs[1] == outs[2], "reruns must be byte-identical"
     result = json.loads(outs[0])
     assert set(result["results"]) == set(tasks)
     assert result["n-shot"] == {"mini_winogrande": 2, "mini_gsm8k": 5, "mini_hellaswag": 0}

@@ -2,6 +2,7 @@
 
     python -m sinkprune.evaluate --model DIR --tasks-dir results/data/tasks \
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
+        [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
     python -m sinkprune.evaluate build-tasks --heldout results/data/corpus_heldout.txt \
         --config C.yaml --out-dir results/data/tasks
 
@@ -39,17 +40,21 @@ def _build_tasks(args: argparse.Namespace, config: dict) -> None:
 
 def _evaluate(args: argparse.Namespace, config: dict) -> None:
     from sinkprune.evaluate.run import evaluate_model, resolve_tasks, write_stable
+    from sinkprune.models.checkpoint import resolve_checkpoint
 
     settings = eval_settings(config)
     tasks = args.tasks.split(",") if args.tasks else settings["tasks"]
-    # Everything that can fail on input is checked here, before the model is loaded.
-    resolved = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"])
-    from sinkprune.models.checkpoint import resolve_checkpoint
-
-    resolve_checkpoint(args.model)  # FileNotFoundError naming the directory or hub id
-    stable = evaluate_model(args.model, resolved, settings, seed=int(config["seed"]))
-    write_stable(stable, args.out)
-    print(f"wrote {args.out}")
+    if len(args.model) != len(args.out):
+        raise KeyError(f"give one --out per --model ({len(args.model)} models, {len(args.out)} outputs)")
+    # Everything that can fail on input is checked here, before any model is loaded.
+    first = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"])
+    for model in args.model:
+        resolve_checkpoint(model)  # FileNotFoundError naming the directory or hub id
+    for i, (model, out) in enumerate(zip(args.model, args.out)):
+        # Fresh task objects per model, so each result equals that of a run on its own.
+        resolved = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"]) if i else first
+        write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"])), out)
+        print(f"wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,11 +77,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="checkpoint directory (or hub id at paper scale)")
+    # Repeatable (paired with --out): several models in one process share the ~5 s of imports.
+    parser.add_argument("--model", required=True, action="append",
+                        help="checkpoint directory (or hub id at paper scale); repeatable")
     parser.add_argument("--tasks-dir", default=None, help="directory of task YAMLs (mini tasks)")
     parser.add_argument("--tasks", default=None, help="comma-separated lm-eval task names; default: config eval.tasks")
     parser.add_argument("--config", required=True)
-    parser.add_argument("--out", required=True, help="JSON file of the stable part of the results")
+    parser.add_argument("--out", required=True, action="append",
+                        help="JSON file of the stable part of the results; one per --model")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     set_threads(config)
