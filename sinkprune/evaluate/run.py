@@ -8,6 +8,7 @@ paths or timings: the same model, tasks and config give byte-identical files.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -32,6 +33,14 @@ class ResolvedTasks:
     data_files: dict[str, dict[str, str]]  # task → split → file name (for the record)
 
 
+@functools.lru_cache(maxsize=4)
+def task_manager(include_path: str | None, include_defaults: bool):
+    """lm-eval TaskManager, cached: indexing the built-in tasks takes ~10 s and never changes."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=include_path, include_defaults=include_defaults)
+
+
 def _local_yaml(tasks_dir: Path | None, name: str) -> Path | None:
     if tasks_dir is None:
         return None
@@ -41,8 +50,6 @@ def _local_yaml(tasks_dir: Path | None, name: str) -> Path | None:
 
 def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: dict[str, int]) -> ResolvedTasks:
     """Check and load ``names``; raises KeyError / FileNotFoundError naming the bad task or file."""
-    from lm_eval.tasks import TaskManager
-
     from sinkprune.evaluate.tasks import chance_levels
 
     if not names:
@@ -51,14 +58,16 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
     if tasks_dir is not None and not tasks_dir.is_dir():
         raise FileNotFoundError(f"tasks directory {tasks_dir} does not exist")
     local = {n: _local_yaml(tasks_dir, n) for n in names}
+    builtin = [n for n, path in local.items() if path is None]
+    if builtin:
+        # Names not in tasks_dir must be lm-eval's own; checked against the cached built-in index.
+        known = set(task_manager(None, True).all_tasks)
+        unknown = [n for n in builtin if n not in known]
+        if unknown:
+            where = f" (nor in {tasks_dir})" if tasks_dir else ""
+            raise KeyError(f"unknown task(s) for lm-eval {_lm_eval_version()}{where}: {', '.join(unknown)}")
     # Indexing lm-eval's ~10k built-in task files takes seconds; skip it when all tasks are local.
-    needs_defaults = any(path is None for path in local.values())
-    manager = TaskManager(include_path=str(tasks_dir) if tasks_dir else None, include_defaults=needs_defaults)
-    known = set(manager.all_tasks)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        where = f" (nor in {tasks_dir})" if tasks_dir else ""
-        raise KeyError(f"unknown task(s) for lm-eval {_lm_eval_version()}{where}: {', '.join(unknown)}")
+    manager = task_manager(str(tasks_dir.resolve()) if tasks_dir else None, bool(builtin))
     data_files: dict[str, dict[str, str]] = {}
     for name, path in local.items():
         if path is None:
