@@ -10,7 +10,7 @@ Every skill is a function ``skill(rng) -> Item`` drawing from a ``random.Random`
 exactly the prefix the model saw in training. Tokens: digits are one token each
 (``sinkprune.data.tokenizer``), so numbers are compared digit by digit.
 
-Item spaces are small (e.g. 64 category facts, 50×50 sums): evaluation items can coincide with
+Item spaces are small (e.g. 24 category facts, a 10×10 addition table): evaluation items can coincide with
 training lines. The mini tasks measure how much of a learned skill survives pruning, not
 generalisation to unseen items.
 """
@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 
 # A small closed world of category facts (the MMLU counterpart's "knowledge").
 CATEGORIES: dict[str, tuple[str, ...]] = {
-    "animal": ("fox", "cat", "dog", "cow", "owl", "bee", "pig", "eel"),
-    "color": ("red", "blue", "green", "pink", "gray", "gold", "tan", "cyan"),
-    "fruit": ("apple", "pear", "plum", "fig", "lime", "kiwi", "mango", "grape"),
-    "tool": ("saw", "axe", "drill", "hammer", "wrench", "rake", "chisel", "spade"),
-    "metal": ("iron", "zinc", "tin", "lead", "copper", "nickel", "silver", "cobalt"),
-    "city": ("paris", "rome", "oslo", "lima", "cairo", "delhi", "tokyo", "berlin"),
-    "planet": ("mars", "venus", "earth", "saturn", "jupiter", "uranus", "neptune", "mercury"),
-    "drink": ("tea", "milk", "juice", "coffee", "water", "cocoa", "soda", "cider"),
+    "animal": ("fox", "cat", "dog", "owl"),
+    "color": ("red", "blue", "green", "pink"),
+    "fruit": ("apple", "pear", "plum", "fig"),
+    "tool": ("saw", "axe", "drill", "rake"),
+    "metal": ("iron", "zinc", "tin", "lead"),
+    "city": ("paris", "rome", "oslo", "lima"),
 }
 NAMES: tuple[str, ...] = ("ann", "bob", "cid", "dan", "eve", "fay", "gus", "hal", "ivy", "jon", "kim", "lou")
 KEYS: tuple[str, ...] = tuple("bcdfghjklmnpqrstvwxz")
@@ -79,19 +77,19 @@ def maxof(rng: random.Random) -> Item:
 
 
 def add(rng: random.Random) -> Item:
-    """Two-digit addition ``"23+45=68"``; distractors are off by one in a digit (±1, ±10)."""
-    a, b = rng.randrange(10, 50), rng.randrange(10, 50)
+    """One-digit addition ``"7+5=12"`` (a 100-entry table); distractors are off by 1 or 2."""
+    a, b = rng.randrange(10), rng.randrange(10)
     c = a + b
-    near = [c + 1, c - 1, c + 10, c - 10, c + 2, c - 2]
+    near = [c + 1, c - 1, c + 2, c - 2, c + 3]
     wrong = [n for n in near if 0 <= n != c]
     picked = _distinct(wrong[:4], 3, rng)
     return Item("add", f"{a}+{b}=", str(c), tuple(str(n) for n in picked))
 
 
 def story(rng: random.Random) -> Item:
-    """One-step word problem ``"ann has 23, gets 5 more, now has 28"`` (GSM8K counterpart)."""
+    """One-step word problem ``"ann has 3, gets 5 more, now has 8"`` (GSM8K counterpart)."""
     name = rng.choice(NAMES)
-    a, b = rng.randrange(10, 50), rng.randrange(1, 10)
+    a, b = rng.randrange(1, 10), rng.randrange(1, 10)
     c = a + b
     # Wrong: off by one, or the starting amount (the "forgot to add" error) unless that is c − 1.
     wrong = [c + 1, c - 1, a if a != c - 1 else c + 2]
@@ -115,21 +113,24 @@ def bind(rng: random.Random) -> Item:
 
 
 def recall(rng: random.Random) -> Item:
-    """Key→value recall from a passage ``"b=7 q=2 x=5 m=9 k=1 , q=2"`` (RACE counterpart)."""
-    keys = rng.sample(KEYS, 5)
-    values = rng.sample(range(10), 5)
-    asked = rng.randrange(5)
+    """Key→value recall from a passage ``"b=7 q=2 x=5 , q=2"`` (RACE counterpart).
+
+    Distractors: the passage's other two values first (the plausible misreadings), then a
+    digit not in the passage."""
+    keys = rng.sample(KEYS, 3)
+    values = rng.sample(range(10), 4)  # the fourth value is the outside distractor
+    asked = rng.randrange(3)
     passage = " ".join(f"{k}={v}" for k, v in zip(keys, values))
-    others = [v for i, v in enumerate(values) if i != asked]
+    others = [v for i, v in enumerate(values[:3]) if i != asked]
     return Item("recall", f"{passage} , {keys[asked]}=", str(values[asked]),
-                tuple(str(v) for v in rng.sample(others, 3)))
+                tuple(str(v) for v in rng.sample(others, 2) + [values[3]]))
 
 
 def sort3(rng: random.Random) -> Item:
-    """Sort four digits ``"sort 5 2 8 1 : 1 2 5 8"``; distractor swaps two adjacent outputs (PIQA)."""
-    digits = rng.sample(range(10), 4)
+    """Sort three digits ``"sort 5 2 8 : 2 5 8"``; distractor swaps two adjacent outputs (PIQA)."""
+    digits = rng.sample(range(10), 3)
     out = sorted(digits)
-    i = rng.randrange(3)
+    i = rng.randrange(2)
     wrong = out[:i] + [out[i + 1], out[i]] + out[i + 2:]
     return Item("sort", f"sort {' '.join(map(str, digits))} :", " " + " ".join(map(str, out)),
                 (" " + " ".join(map(str, wrong)),))

@@ -47,7 +47,7 @@ class MiniTask:
 
 
 MINI_TASKS: dict[str, MiniTask] = {
-    "mini_mmlu": MiniTask("mmlu", "fact", "mc", 4, 5, "category of a word in a closed world of 64 facts"),
+    "mini_mmlu": MiniTask("mmlu", "fact", "mc", 4, 5, "category of a word in a closed world of 24 facts"),
     "mini_arc_challenge": MiniTask("arc_challenge", "maxof", "mc", 4, 0, "largest of four 2-digit numbers"),
     "mini_piqa": MiniTask("piqa", "sort", "mc", 2, 0, "sorted digits vs. a near-miss ordering"),
     "mini_winogrande": MiniTask("winogrande", "bind", "partial", 2, 5,
@@ -55,8 +55,8 @@ MINI_TASKS: dict[str, MiniTask] = {
     "mini_gsm8k": MiniTask("gsm8k", "story", "gen", 0, 5, "one-step addition word problem, generated answer"),
     "mini_hellaswag": MiniTask("hellaswag", "heldout_text", "mc", 4, 0,
                                "true continuation of held-out corpus text vs. continuations from elsewhere"),
-    "mini_gpqa": MiniTask("gpqa_main_n_shot", "add", "mc", 4, 5, "2-digit addition with off-by-one-digit distractors"),
-    "mini_race": MiniTask("race", "recall", "mc", 4, 0, "key-value recall from a five-pair passage"),
+    "mini_gpqa": MiniTask("gpqa_main_n_shot", "add", "mc", 4, 5, "1-digit addition with off-by-1-to-3 distractors"),
+    "mini_race": MiniTask("race", "recall", "mc", 4, 0, "key-value recall from a three-pair passage"),
 }
 
 
