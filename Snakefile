@@ -14,6 +14,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "rules/common.smk"
+wildcard_constraints:
+    model="|".join(map(re.escape, MODELS)) if MODELS else "NONE",
+    method="[a-z_]+",
+    sparsity=r"\d\.\d\d|\d+-\d+",
+    state="trained|untrained",
+
+
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/sinks.smk"

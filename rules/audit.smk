@@ -12,11 +12,15 @@ rule audit:
         md="results/audit.md",
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),
     params:
+        py=PY,
+        config=CONFIGFILE,
         # The audit reads only the `audit:` and `scale` keys; rerun when they change.
         audit=json.dumps({"audit": config.get("audit", {}), "scale": config.get("scale")}, sort_keys=True),
     log:
         "logs/audit/audit.log",
     localrule: True
+    conda:
+        "../environment.yml"
     shell:
-        "{PY} sinkprune.audit --published {input.published} --main {input.main} --claims results/claims "
-        "--config {CONFIGFILE} --out {output.md} --html {output.html} > {log} 2>&1"
+        "{params.py} sinkprune.audit --published {input.published} --main {input.main} --claims results/claims "
+        "--config {params.config} --out {output.md} --html {output.html} > {log} 2>&1"

@@ -9,11 +9,15 @@ rule manifest:
         manifest_inputs(),
     output:
         "results/manifest.sha256",
+    params:
+        py=PY,
     log:
         "logs/checksums/manifest.log",
     localrule: True
+    conda:
+        "../environment.yml"
     shell:
-        "{PY} sinkprune.checksums manifest --root results --out {output} > {log} 2>&1"
+        "{params.py} sinkprune.checksums manifest --root results --out {output} > {log} 2>&1"
 
 
 rule verify:
@@ -23,11 +27,15 @@ rule verify:
     *rebuild* the manifest from the changed files (their mtime is newer) and the check would pass
     vacuously.  A rule without outputs runs every time it is asked for.
     """
+    params:
+        py=PY,
     log:
         "logs/checksums/verify.log",
     localrule: True
+    conda:
+        "../environment.yml"
     shell:
-        "{PY} sinkprune.checksums verify --manifest results/manifest.sha256 2>&1 | tee {log}"
+        "{params.py} sinkprune.checksums verify --manifest results/manifest.sha256 2>&1 | tee {log}"
 
 
 # Read once at DAG build: as params they make the rule rerun exactly when the commit, the package
@@ -44,10 +52,14 @@ rule provenance:
     output:
         "results/provenance.json",
     params:
+        py=PY,
+        repo=PROVENANCE_REPO,
         git=json.dumps(_git_state(PROVENANCE_REPO), sort_keys=True),
         packages=json.dumps(_package_versions(), sort_keys=True),
     log:
         "logs/checksums/provenance.log",
     localrule: True
+    conda:
+        "../environment.yml"
     shell:
-        "{PY} sinkprune.provenance --config {input} --repo {PROVENANCE_REPO} --out {output} > {log} 2>&1"
+        "{params.py} sinkprune.provenance --config {input} --repo {params.repo} --out {output} > {log} 2>&1"

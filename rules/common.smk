@@ -65,7 +65,7 @@ def model_input(model, state="trained"):
 
 
 def cfg(*keys):
-    """Config sections a rule depends on, as params: changing them reruns only that rule."""
+    """Config sections a rule depends on (as params, so changing them reruns only that rule)."""
     return json.dumps({k: config[k] for k in keys}, sort_keys=True)
 
 
@@ -116,8 +116,25 @@ def manifest_inputs():
     return [t for t in final_targets() if t.startswith("results/")] + eval_files() + prune_reports()
 
 
-wildcard_constraints:
-    model="|".join(map(re.escape, MODELS)) if MODELS else "NONE",
-    method="[a-z_]+",
-    sparsity=r"\d\.\d\d|\d+-\d+",
-    state="trained|untrained",
+def init_checkpoint(wildcards):
+    parent = config["models"][wildcards.model]["train"].get("init_from")
+    return [f"results/models/{parent}/trained"] if parent else []
+
+
+def pruned_checkpoints(wildcards):
+    """Every pruned checkpoint of one model × method (one evaluation job covers them all)."""
+    return [f"results/prune/{wildcards.model}/{wildcards.method}/{s}/model" for s in sparsities(wildcards.method)]
+
+
+def heatmap_input(state):
+    """The trajectory a model's heatmap shows: AR decoding prefixes or the noised DLM trajectory."""
+
+    def files(wildcards):
+        kind = "ar_prefix" if config["models"][wildcards.model]["kind"] == "ar" else "noised"
+        return f"results/sinks/{wildcards.model}/{state}/{kind}.npz"
+
+    return files
+
+
+# Mini tasks are built by the DAG (rule tasks); the paper's benchmarks ship with lm-eval.
+TASK_DIRS = ["results/data/tasks"] if config["scale"] == "mini" else []

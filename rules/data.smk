@@ -7,13 +7,15 @@ rule corpus:
         heldout="results/data/corpus_heldout.txt",
         provenance="results/data/corpus.json",
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=cfg("data"),
     log:
         "logs/data/corpus.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.data corpus --config {CONFIGFILE} --train {output.train} "
+        "{params.py} sinkprune.data corpus --config {params.config} --train {output.train} "
         "--heldout {output.heldout} --provenance {output.provenance} > {log} 2>&1"
 
 
@@ -23,13 +25,15 @@ rule tokenizer:
     output:
         directory("results/data/tokenizer"),
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=cfg("seed", "data"),
     log:
         "logs/data/tokenizer.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.data tokenizer --config {CONFIGFILE} --train {input.train} --out {output} > {log} 2>&1"
+        "{params.py} sinkprune.data tokenizer --config {params.config} --train {input.train} --out {output} > {log} 2>&1"
 
 
 rule streams:
@@ -39,13 +43,15 @@ rule streams:
     output:
         "results/data/streams.pt",
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=cfg("seed", "data"),
     log:
         "logs/data/streams.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.data streams --config {CONFIGFILE} --tokenizer {input.tokenizer} "
+        "{params.py} sinkprune.data streams --config {params.config} --tokenizer {input.tokenizer} "
         "--train {input.train} --out {output} > {log} 2>&1"
 
 
@@ -57,6 +63,8 @@ rule calibration:
     output:
         "results/data/calibration/{model}.pt",
     params:
+        py=PY,
+        config=CONFIGFILE,
         tokenizer=lambda w: tokenizer_source(w.model),
         heldout=lambda w, input: f"--heldout {input.heldout}" if input.heldout else "",
         cfg=cfg("seed", "data"),
@@ -65,7 +73,7 @@ rule calibration:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.data calibration --config {CONFIGFILE} --tokenizer {params.tokenizer} "
+        "{params.py} sinkprune.data calibration --config {params.config} --tokenizer {params.tokenizer} "
         "{params.heldout} --out {output} > {log} 2>&1"
 
 
@@ -75,11 +83,13 @@ rule tasks:
     output:
         directory("results/data/tasks"),
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=cfg("seed", "data", "eval"),
     log:
         "logs/data/tasks.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.evaluate build-tasks --config {CONFIGFILE} --heldout {input.heldout} "
+        "{params.py} sinkprune.evaluate build-tasks --config {params.config} --heldout {input.heldout} "
         "--out-dir {output} > {log} 2>&1"

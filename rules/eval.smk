@@ -1,13 +1,5 @@
 # Evaluate stage: lm-eval on the offline mini tasks (or the paper's benchmarks).
 
-# Mini tasks are built by the DAG (rule tasks); the paper's benchmarks ship with lm-eval.
-TASK_DIRS = ["results/data/tasks"] if config["scale"] == "mini" else []
-
-
-def pruned_checkpoints(wildcards):
-    """Every pruned checkpoint of one model × method (one evaluation job covers them all)."""
-    return [f"results/prune/{wildcards.model}/{wildcards.method}/{s}/model" for s in sparsities(wildcards.method)]
-
 
 rule evaluate_dense:
     input:
@@ -16,6 +8,8 @@ rule evaluate_dense:
     output:
         "results/eval/{model}/dense/0.00.json",
     params:
+        py=PY,
+        config=CONFIGFILE,
         models=lambda w: f"--model {model_dir(w.model)}",
         outs=lambda w, output: " ".join(f"--out {o}" for o in output),
         tasks=",".join(TASKS),
@@ -33,7 +27,7 @@ rule evaluate_dense:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.evaluate --config {CONFIGFILE} {params.models} {params.tasks_dir} "
+        "{params.py} sinkprune.evaluate --config {params.config} {params.models} {params.tasks_dir} "
         "--tasks {params.tasks} {params.outs} > {log} 2>&1"
 
 
@@ -46,6 +40,8 @@ use rule evaluate_dense as evaluate with:
     output:
         [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"]["sparsities"]],
     params:
+        py=PY,
+        config=CONFIGFILE,
         models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
         outs=lambda w, output: " ".join(f"--out {o}" for o in output),
         tasks=",".join(TASKS),

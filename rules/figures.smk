@@ -7,12 +7,14 @@ rule fig_sink_variance:
     output:
         pdf=report("figures/sink_variance.pdf", caption="../workflow/report/sink_variance.rst", category="Sinks"),
         png="figures/sink_variance.png",
+    params:
+        py=PY,
     log:
         "logs/figures/sink_variance.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.figures sink_variance --table {input} --out {output.pdf} > {log} 2>&1"
+        "{params.py} sinkprune.figures sink_variance --table {input} --out {output.pdf} > {log} 2>&1"
 
 
 rule fig_sink_layers:
@@ -21,22 +23,14 @@ rule fig_sink_layers:
     output:
         pdf=report("figures/sink_layers.pdf", caption="../workflow/report/sink_variance.rst", category="Sinks"),
         png="figures/sink_layers.png",
+    params:
+        py=PY,
     log:
         "logs/figures/sink_layers.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.figures sink_layers --table {input} --out {output.pdf} > {log} 2>&1"
-
-
-def heatmap_input(state):
-    """The trajectory a model's heatmap shows: AR decoding prefixes or the noised DLM trajectory."""
-
-    def files(wildcards):
-        kind = "ar_prefix" if config["models"][wildcards.model]["kind"] == "ar" else "noised"
-        return f"results/sinks/{wildcards.model}/{state}/{kind}.npz"
-
-    return files
+        "{params.py} sinkprune.figures sink_layers --table {input} --out {output.pdf} > {log} 2>&1"
 
 
 rule fig_sink_heatmap:
@@ -47,12 +41,14 @@ rule fig_sink_heatmap:
         pdf=report("figures/sink_heatmap/{model}.pdf", caption="../workflow/report/sink_heatmap.rst", category="Sinks"),
         png="figures/sink_heatmap/{model}.png",
         gif="figures/sink_heatmap/{model}.gif",
+    params:
+        py=PY,
     log:
         "logs/figures/sink_heatmap/{model}.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.figures sink_heatmap --trained {input.trained} --untrained {input.untrained} "
+        "{params.py} sinkprune.figures sink_heatmap --trained {input.trained} --untrained {input.untrained} "
         "--out {output.pdf} > {log} 2>&1"
 
 
@@ -62,9 +58,11 @@ rule fig_accuracy:
     output:
         pdf=report("figures/accuracy_vs_sparsity.pdf", caption="../workflow/report/accuracy.rst", category="Pruning"),
         png="figures/accuracy_vs_sparsity.png",
+    params:
+        py=PY,
     log:
         "logs/figures/accuracy.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.figures accuracy --table {input} --out {output.pdf} > {log} 2>&1"
+        "{params.py} sinkprune.figures accuracy --table {input} --out {output.pdf} > {log} 2>&1"

@@ -1,11 +1,6 @@
 # Models stage: train the mini zoo (paper scale resolves hub ids instead; see rules/common.smk).
 
 
-def init_checkpoint(wildcards):
-    parent = config["models"][wildcards.model]["train"].get("init_from")
-    return [f"results/models/{parent}/trained"] if parent else []
-
-
 rule train_model:
     wildcard_constraints:
         model="|".join(re.escape(m) for m in TRAINED) or "NO_TRAINED_MODELS",
@@ -18,6 +13,8 @@ rule train_model:
         untrained=directory("results/models/{model}/untrained"),
         log="results/models/{model}/train_log.json",
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=lambda w: json.dumps({"seed": config["seed"], "seq_len": config["data"]["seq_len"],
                                   "model": config["models"][w.model]}, sort_keys=True),
         init=lambda w, input: f"--init {input.init}" if input.init else "",
@@ -33,7 +30,7 @@ rule train_model:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.models train --config {CONFIGFILE} --model {wildcards.model} "
+        "{params.py} sinkprune.models train --config {params.config} --model {wildcards.model} "
         "--tokenizer {input.tokenizer} --streams {input.streams} {params.init} "
         "--trained {output.trained} --untrained {output.untrained} --log {output.log} > {log} 2>&1"
 
@@ -44,6 +41,8 @@ rule init_untrained:
     output:
         temp(directory("results/models/{model}/untrained")),
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=lambda w: json.dumps({"seed": config["seed"], "model": config["models"][w.model]}, sort_keys=True),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in MODELS if not is_trained(m)) or "NO_HUB_MODELS",
@@ -57,4 +56,4 @@ rule init_untrained:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.models init --config {CONFIGFILE} --model {wildcards.model} --out {output} > {log} 2>&1"
+        "{params.py} sinkprune.models init --config {params.config} --model {wildcards.model} --out {output} > {log} 2>&1"

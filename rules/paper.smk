@@ -16,6 +16,8 @@ rule paper_pdf:
     log:
         "logs/paper/main.log",
     localrule: True
+    conda:
+        "../environment.yml"
     shell:
         # Two passes resolve references; SOURCE_DATE_EPOCH + FORCE_SOURCE_DATE make pdfTeX write
         # fixed dates and a fixed /ID, so the same inputs give the same PDF bytes.

@@ -8,6 +8,8 @@ rule prune_stats:
     output:
         "results/prune/{model}/shared.pt",
     params:
+        py=PY,
+        config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         cfg=cfg("seed", "sinks", "prune"),
     threads: config["threads"]
@@ -22,7 +24,7 @@ rule prune_stats:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.prune stats --config {CONFIGFILE} --model {params.model} "
+        "{params.py} sinkprune.prune stats --config {params.config} --model {params.model} "
         "--calib {input.calib} --out {output} > {log} 2>&1"
 
 
@@ -38,6 +40,8 @@ rule prune:
         models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"]["sparsities"]],
         reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
     params:
+        py=PY,
+        config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"]["sparsities"],
         timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
@@ -56,7 +60,7 @@ rule prune:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.prune run --config {CONFIGFILE} --model {params.model} --calib {input.calib} "
+        "{params.py} sinkprune.prune run --config {params.config} --model {params.model} --calib {input.calib} "
         "--shared {input.shared} --method {wildcards.method} --sparsity {params.sparsities} "
         "--out {output.models} --report {output.reports} --timing {params.timings} > {log} 2>&1"
 
@@ -66,6 +70,8 @@ use rule prune as prune_structured with:
         models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"].get("structured_ratios", [])],
         reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
     params:
+        py=PY,
+        config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"].get("structured_ratios", []),
         timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],

@@ -9,6 +9,8 @@ rule sink_trajectory:
     output:
         "results/sinks/{model}/{state}/{kind}.npz",
     params:
+        py=PY,
+        config=CONFIGFILE,
         model=lambda w: model_dir(w.model, w.state),
         cfg=cfg("seed", "sinks"),
     wildcard_constraints:
@@ -25,7 +27,7 @@ rule sink_trajectory:
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.sinks trajectory --config {CONFIGFILE} --model {params.model} "
+        "{params.py} sinkprune.sinks trajectory --config {params.config} --model {params.model} "
         "--calib {input.calib} --kind {wildcards.kind} --out {output} > {log} 2>&1"
 
 
@@ -37,11 +39,13 @@ rule sink_summary:
         tex="paper/tables/sinks.tex",
         claim="results/claims/sink_variance.json",
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=cfg("seed", "sinks", "models"),
     log:
         "logs/sinks/summary.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.sinks summarize --config {CONFIGFILE} --inputs {input} --table {output.table} "
+        "{params.py} sinkprune.sinks summarize --config {params.config} --inputs {input} --table {output.table} "
         "--tex {output.tex} --claim {output.claim} > {log} 2>&1"

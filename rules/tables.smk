@@ -9,11 +9,13 @@ rule main_table:
         csv=report("results/tables/main.csv", caption="../workflow/report/main_table.rst", category="Pruning"),
         tex="paper/tables/main.tex",
     params:
+        py=PY,
+        config=CONFIGFILE,
         cfg=cfg("tables", "models"),
     log:
         "logs/tables/main.log",
     conda:
         "../environment.yml"
     shell:
-        "{PY} sinkprune.tables main --config {CONFIGFILE} --evals {input.evals} "
+        "{params.py} sinkprune.tables main --config {params.config} --evals {input.evals} "
         "--reports {input.reports} --csv {output.csv} --tex {output.tex} > {log} 2>&1"
