@@ -38,7 +38,10 @@ class SinkpruneLM(TemplateLM):
 
     def __init__(self, pretrained: str, mc_num: int = 8, batch_size: int | str = 32, seed: int = 0,
                  gen_length: int = 8, steps: int = 8, block_length: int = 8, max_length: int | None = None,
-                 enumerate_small: bool | str = True, device: str | None = None, **_: object) -> None:
+                 enumerate_small: bool | str = True, device: str | None = None,
+                 max_batch_size: int | None = None) -> None:
+        # No **kwargs: a misspelt model_arg (mc_nun=4) must fail, not be ignored. max_batch_size
+        # is accepted because lm-eval passes it to every model; batches here are fixed-size.
         super().__init__()
         from transformers import AutoTokenizer
 
