@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
-from collections.abc import Callable
 
 import torch
 
@@ -26,18 +24,10 @@ from sinkprune.prune.methods import prune_model
 from sinkprune.prune.settings import PruneSettings, SinkSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import compute_shared_stats
+from timing import best_of
 
 ARCH = {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 512, "tie_embeddings": True}
 VOCAB, SEQ, N = 1024, 128, 16
-
-
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -56,15 +46,15 @@ def main() -> None:
             for sl in chunk_slices(N):
                 model(ids[sl])
 
-    forward = _best_time(forward_once, args.repeats)
+    forward = best_of(forward_once, args.repeats)
     shared = compute_shared_stats(model, ids, sinks, seed=0)
-    stats = _best_time(lambda: compute_shared_stats(model, ids, sinks, seed=0), args.repeats)
+    stats = best_of(lambda: compute_shared_stats(model, ids, sinks, seed=0), args.repeats)
 
     def method_time(method: str, spec: str = "0.50") -> float:
         def run() -> None:
             prune_model(copy.deepcopy(model), method, parse_sparsity(spec), ids, shared, settings)
-        copy_cost = _best_time(lambda: copy.deepcopy(model), args.repeats)
-        return _best_time(run, args.repeats) - copy_cost
+        copy_cost = best_of(lambda: copy.deepcopy(model), args.repeats)
+        return best_of(run, args.repeats) - copy_cost
 
     times = {m: method_time(m) for m in ("magnitude", "wanda", "sparsegpt", "sink_wanda", "sink_sparsegpt",
                                           "structured", "sink_structured")}

@@ -20,19 +20,9 @@ from sinkprune.models import build_model, load_model
 from sinkprune.sinks.settings import AnalysisSettings
 from sinkprune.sinks.summary import analyse_baseline, analyse_trajectory
 from sinkprune.sinks.trajectory import build_trajectory, observed_mass
+from timing import best_of
 
 MINI_ARCH = {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 512, "tie_embeddings": True}
-
-
-def best_of(fn, repeats: int) -> float:
-    """Fastest of ``repeats`` timed calls after one warm-up (seconds)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
