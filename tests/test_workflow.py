@@ -7,9 +7,11 @@ One run of `snakemake all` in a temporary working directory is shared by the tes
 from __future__ import annotations
 
 import os
+import signal
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -113,3 +115,37 @@ def test_lint_is_clean(tmp_path):
     proc = snakemake(tmp_path, "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def _manifest_without_task_yaml(workdir: Path) -> dict[str, str]:
+    """Manifest lines, minus task YAMLs (they hold absolute data paths, so differ per directory)."""
+    lines = (workdir / "results/manifest.sha256").read_text().splitlines()
+    pairs = (line.split("  ", 1) for line in lines)
+    return {path: digest for digest, path in pairs if not path.startswith("results/data/tasks/") or not path.endswith(".yaml")}
+
+
+def test_killed_run_resumes_with_same_checksums(run_dir, tmp_path):
+    """Interrupt a run after training (as Ctrl-C or a scheduler would), rerun: only unfinished
+    jobs run again and every result has the checksum of the uninterrupted run."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    proc = subprocess.Popen(SNAKEMAKE + ["-d", str(tmp_path), "all"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    marker = tmp_path / "results/models/tiny-llada/train_log.json"
+    try:
+        deadline = time.monotonic() + 600
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        assert marker.exists(), "training did not finish within 10 minutes"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not (tmp_path / "results/manifest.sha256").exists(), "the run was not interrupted mid-way"
+    rerun = snakemake(tmp_path, "all")
+    ran = {line.split()[-1].rstrip(":") for line in (rerun.stdout + rerun.stderr).splitlines()
+           if line.startswith(("rule ", "localrule "))}
+    assert not ran & {"corpus", "tokenizer", "streams"}, f"finished jobs were redone: {sorted(ran)}"
+    assert "main_table" in ran and "manifest" in ran
+    assert _manifest_without_task_yaml(tmp_path) == _manifest_without_task_yaml(run_dir)
