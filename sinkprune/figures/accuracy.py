@@ -47,6 +47,7 @@ def accuracy_vs_sparsity(table: pd.DataFrame, out_pdf: str | Path) -> None:
         if len(chance) and not math.isnan(chance.iloc[0]):
             ax.axhline(chance.iloc[0], color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel("sparsity")
+    grid.set_titles(row_template="{row_name}", col_template="{col_name}", size=8)
     grid.set_ylabels("accuracy (%)")
     grid.figure.suptitle("Accuracy vs unstructured sparsity (dashed: chance; 0 = dense)", y=1.02)
     save_figure(grid.figure, out_pdf)

@@ -74,7 +74,7 @@ def sink_variance(table: pd.DataFrame, out_pdf: str | Path,
             for xi, v in zip(x, value):
                 if np.isnan(v):  # undefined (no sinks at ≥ 2 timesteps): say so instead of a 0 bar
                     ax.text(xi, 0, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
-        ax.set_xticks(np.arange(len(order)), order, fontsize=7)
+        ax.set_xticks(np.arange(len(order)), order, fontsize=7, rotation=45, ha="right")
         ax.set_title(TITLES.get(stat, stat), fontsize=8)
         ax.set_ylabel("variance / S² (higher = sink moves more)", fontsize=7)
     axes[0][0].legend(fontsize=7, loc="upper left")
