@@ -53,7 +53,7 @@ rule provenance:
         "results/provenance.json",
     params:
         py=PY,
-        repo=PROVENANCE_REPO,
+        repo=lambda w: PROVENANCE_REPO,
         git=json.dumps(_git_state(PROVENANCE_REPO), sort_keys=True),
         packages=json.dumps(_package_versions(), sort_keys=True),
     log:
