@@ -118,11 +118,14 @@ def test_lint_is_clean(tmp_path):
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
-def _manifest_without_task_yaml(workdir: Path) -> dict[str, str]:
-    """Manifest lines, minus task YAMLs (they hold absolute data paths, so differ per directory)."""
+def _manifest_of_computed_results(workdir: Path) -> dict[str, str]:
+    """Manifest lines of computed results: not task YAMLs (they hold absolute data paths, so
+    differ per directory) and not provenance.json (it records the git state at run time)."""
     lines = (workdir / "results/manifest.sha256").read_text().splitlines()
     pairs = (line.split("  ", 1) for line in lines)
-    return {path: digest for digest, path in pairs if not path.startswith("results/data/tasks/") or not path.endswith(".yaml")}
+    return {path: digest for digest, path in pairs
+            if path != "results/provenance.json"
+            and not (path.startswith("results/data/tasks/") and path.endswith(".yaml"))}
 
 
 def test_killed_run_resumes_with_same_checksums(run_dir, tmp_path):
@@ -149,4 +152,4 @@ def test_killed_run_resumes_with_same_checksums(run_dir, tmp_path):
            if line.startswith(("rule ", "localrule "))}
     assert not ran & {"corpus", "tokenizer", "streams"}, f"finished jobs were redone: {sorted(ran)}"
     assert "main_table" in ran and "manifest" in ran
-    assert _manifest_without_task_yaml(tmp_path) == _manifest_without_task_yaml(run_dir)
+    assert _manifest_of_computed_results(tmp_path) == _manifest_of_computed_results(run_dir)
