@@ -2,7 +2,8 @@
 
 Facts from method.md §2: LLaDA masks each token independently with p = (1 − eps)·t + eps;
 the released code uses 50 diffusion steps and samples every 5th (t ∈ {0.1, …, 1.0});
-Dream draws t as (u0 + i/B) mod 1 and never masks the first and last positions.
+Dream never masks the first and last positions. (Dream's released pruning code draws
+t = (u0 + i/B) mod 1; the suite uses the LLaDA grid for both families, see sinkprune.prune.)
 """
 
 from __future__ import annotations
@@ -21,13 +22,6 @@ def sampled_timesteps(steps: int = 50, every: int = 5) -> list[float]:
     if steps <= 0 or every <= 0 or every > steps:
         raise ValueError(f"need 0 < every <= steps, got steps={steps}, every={every}")
     return [k / steps for k in range(every, steps + 1, every)]
-
-
-def stratified_timesteps(batch: int, generator: torch.Generator) -> torch.Tensor:
-    """Dream-style low-discrepancy times ``(u0 + i/B) mod 1`` for a batch of B sequences."""
-    u0 = torch.rand((), generator=generator)
-    t = (u0 + torch.arange(batch, dtype=torch.float32) / batch) % 1.0
-    return t.clamp_min(1e-6)
 
 
 def forward_noise(ids: torch.Tensor, t: torch.Tensor | float, mask_id: int, eps: float = 1e-3,

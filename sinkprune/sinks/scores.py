@@ -9,15 +9,6 @@ from __future__ import annotations
 import torch
 
 
-def received_mass(attn: torch.Tensor) -> torch.Tensor:
-    """Attention mass received by each key: sum over heads and queries.
-
-    attn: softmax probabilities ``[..., H, Q, K]`` (any leading dims, e.g. batch).
-    Returns ``[..., K]`` in fp32. Summed over a model's L layers, mean_i m(i) = L·H·Q/K.
-    """
-    return attn.float().sum(dim=(-3, -2))
-
-
 def soft_sink_scores(mass: torch.Tensor, alpha: float = 5.0, k: float = 2.0) -> torch.Tensor:
     """Soft sink score ``sigmoid(α·(m(i) − (mean m + k·std m)))`` over the last dim.
 
