@@ -8,7 +8,9 @@ plausible distractors) become the mini evaluation tasks built by ``sinkprune.eva
 Every skill is a function ``skill(rng) -> Item`` drawing from a ``random.Random``; rendering is
 ``item.prompt + item.answer`` (one short line, ≤ 60 characters), so the evaluation prompt is
 exactly the prefix the model saw in training. Tokens: digits are one token each
-(``sinkprune.data.tokenizer``), so numbers are compared digit by digit.
+(``sinkprune.data.tokenizer``), so numbers are compared digit by digit. A name or key that the
+model must look up later never starts a line: the BPE gives ``"ivy"`` and ``" ivy"`` different
+ids, and a lookup across two spellings is a much harder skill than the one meant.
 
 Item spaces are small (e.g. 24 category facts, a 10×10 addition table): evaluation items can coincide with
 training lines. The mini tasks measure how much of a learned skill survives pruning, not
@@ -97,32 +99,34 @@ def story(rng: random.Random) -> Item:
 
 
 def bind(rng: random.Random) -> Item:
-    """Name–value binding ``"ann has 3 and bob has 7 ; bob has 7"`` (WinoGrande counterpart).
+    """Name–value binding ``"if ann3 and bob7 ; bob7"`` (WinoGrande counterpart).
 
     Stored as a WinoGrande-style pair: the option is the name after ``;`` and the scored
-    continuation is `` has V``; ``meta`` carries both names and the right option.
+    continuation is the value ``V``; ``meta`` carries both names and the right option. The
+    value follows its name directly, so the lookup is one induction step (find the earlier
+    copy of the current token, read the next one), which a 4-layer model learns in minutes.
     """
     first, second = rng.sample(NAMES, 2)
     v1, v2 = rng.sample(range(1, 10), 2)
     asked = rng.randrange(2)
     name, value = (first, v1) if asked == 0 else (second, v2)
-    prompt = f"{first} has {v1} and {second} has {v2} ; {name}"
-    meta = {"stem": f"{first} has {v1} and {second} has {v2} ; ", "options": [first, second],
-            "label": asked, "continuation": f" has {value}"}
-    return Item("bind", prompt, f" has {value}", (f" has {v2 if asked == 0 else v1}",), meta)
+    stem = f"if {first}{v1} and {second}{v2} ; "
+    prompt = stem + name
+    meta = {"stem": stem, "options": [first, second], "label": asked, "continuation": str(value)}
+    return Item("bind", prompt, str(value), (str(v2 if asked == 0 else v1),), meta)
 
 
 def recall(rng: random.Random) -> Item:
-    """Key→value recall from a passage ``"b=7 q=2 x=5 , q=2"`` (RACE counterpart).
+    """Key→value recall from a passage ``"keys b7 q2 x5 , q2"`` (RACE counterpart).
 
-    Distractors: the passage's other two values first (the plausible misreadings), then a
+    As in ``bind``, each value directly follows its key (one induction step). Distractors: the passage's other two values first (the plausible misreadings), then a
     digit not in the passage."""
     keys = rng.sample(KEYS, 3)
     values = rng.sample(range(10), 4)  # the fourth value is the outside distractor
     asked = rng.randrange(3)
-    passage = " ".join(f"{k}={v}" for k, v in zip(keys, values))
+    passage = " ".join(f"{k}{v}" for k, v in zip(keys, values))
     others = [v for i, v in enumerate(values[:3]) if i != asked]
-    return Item("recall", f"{passage} , {keys[asked]}=", str(values[asked]),
+    return Item("recall", f"keys {passage} , {keys[asked]}", str(values[asked]),
                 tuple(str(v) for v in rng.sample(others, 2) + [values[3]]))
 
 

@@ -15,7 +15,9 @@ of every task. Few-shot examples come from a different seed than test items.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import random
 import re
 from dataclasses import asdict, dataclass
@@ -54,7 +56,7 @@ MINI_TASKS: dict[str, MiniTask] = {
                                 "which name holds a value (option fills the blank, continuation scored)"),
     "mini_gsm8k": MiniTask("gsm8k", "story", "gen", 0, 5, "one-step addition word problem, generated answer"),
     "mini_hellaswag": MiniTask("hellaswag", "heldout_text", "mc", 4, 0,
-                               "true continuation of held-out corpus text vs. continuations from elsewhere"),
+                               "true 4-word continuation of held-out corpus text vs. the same words reordered"),
     "mini_gpqa": MiniTask("gpqa_main_n_shot", "add", "mc", 4, 5, "1-digit addition with off-by-1-to-3 distractors"),
     "mini_race": MiniTask("race", "recall", "mc", 4, 0, "key-value recall from a three-pair passage"),
 }
@@ -106,35 +108,38 @@ def prose_paragraphs(text: str, min_chars: int = 120) -> list[str]:
     return out
 
 
-def _words_after(words: list[str], start: int, count: int) -> str:
-    return " " + " ".join(words[start:start + count])
+def text_docs(text: str, n: int, seed: str, num_choices: int = 4, span: int = 4) -> list[dict]:
+    """HellaSwag-style documents: 8–12 words of held-out context, the true next ``span`` words,
+    and ``num_choices − 1`` other orders of those same words as the wrong endings.
 
-
-def text_docs(text: str, n: int, seed: str, num_choices: int = 4) -> list[dict]:
-    """HellaSwag-style documents: ~8–12 words of context, the true next 4 words and
-    ``num_choices − 1`` four-word spans from other paragraphs (same length, so ``acc`` is fair)."""
+    Like HellaSwag's adversarial endings, the wrong ones look plausible at the word level: the
+    same words (so the same tokens and unigram likelihood, and ``acc`` is fair) in an order the
+    text did not use. What separates them is the local syntax and the fit to the context, which
+    is what a ~1M-parameter model learns of text in minutes. Spans whose words allow fewer than
+    ``num_choices`` distinct orders (repeated words) are skipped.
+    """
     paragraphs = [p.split(" ") for p in prose_paragraphs(text)]
-    if len(paragraphs) < num_choices:
-        raise ValueError(f"held-out text has {len(paragraphs)} prose paragraphs, need at least {num_choices}")
+    if not paragraphs:
+        raise ValueError("held-out text has no prose paragraphs to build the continuation task from")
+    if math.factorial(span) < num_choices:
+        raise ValueError(f"{span} words have fewer than {num_choices} orders")
     rng = random.Random(f"hellaswag:{seed}")
-    docs = []
+    docs, tries = [], 0
     while len(docs) < n:
-        i = rng.randrange(len(paragraphs))
-        words = paragraphs[i]
+        tries += 1
+        if tries > 100 * n:
+            raise ValueError(f"held-out text gave {len(docs)} of {n} continuation items")
+        words = paragraphs[rng.randrange(len(paragraphs))]
         ctx_len = rng.randint(8, 12)
-        if len(words) < ctx_len + 4:
+        if len(words) < ctx_len + span:
             continue
-        start = rng.randrange(len(words) - ctx_len - 4 + 1)
-        answer = _words_after(words, start + ctx_len, 4)
-        choices = [answer]
-        while len(choices) < num_choices:
-            j = rng.randrange(len(paragraphs))
-            other = paragraphs[j]
-            if j == i or len(other) < 5:
-                continue
-            span = _words_after(other, rng.randrange(1, len(other) - 4 + 1), 4)
-            if span not in choices:
-                choices.append(span)
+        start = rng.randrange(len(words) - ctx_len - span + 1)
+        true_words = words[start + ctx_len:start + ctx_len + span]
+        orders = sorted({order for order in itertools.permutations(true_words)} - {tuple(true_words)})
+        if len(orders) < num_choices - 1:
+            continue
+        answer = " " + " ".join(true_words)
+        choices = [answer, *(" " + " ".join(o) for o in rng.sample(orders, num_choices - 1))]
         rng.shuffle(choices)
         docs.append({"query": " ".join(words[start:start + ctx_len]), "choices": choices,
                      "label": choices.index(answer)})

@@ -6,6 +6,10 @@ Objectives (scales.md, method.md §2):
   p = (1 − eps)·t + eps, cross-entropy on masked tokens divided by p, averaged over all tokens.
   Families with shifted logits (Dream) read predictions through ``position_logits``, and never
   mask the first and last positions, as Dream does.
+- Variable length: LLaDA pretrains 1 % of its sequences at a random length in [1, 4096] so the
+  bidirectional model also works on inputs shorter than its context. Evaluation here scores
+  short sequences (a 0-shot mini item is ~20 tokens), so a larger share of steps
+  (``short_fraction``) uses one random length in [``min_len``, seq_len] for the whole batch.
 Deterministic: one seeded generator drives init, data and masking; torch threads are fixed.
 """
 
@@ -40,6 +44,8 @@ class TrainSettings:
     weight_decay: float = 0.01
     mask_eps: float = 1e-3
     image_fraction: float = 0.0
+    short_fraction: float = 0.0
+    min_len: int = 16
 
     @classmethod
     def from_config(cls, train: dict, seq_len: int, seed: int) -> "TrainSettings":
@@ -56,9 +62,22 @@ def lr_at(step: int, settings: TrainSettings) -> float:
     return settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def step_length(settings: TrainSettings, generator: torch.Generator) -> int:
+    """Sequence length of one step: ``seq_len``, or with probability ``short_fraction`` a
+    uniform length in [``min_len``, ``seq_len``] (one draw per step, so batches stay rectangular)."""
+    if settings.short_fraction <= 0:
+        return settings.seq_len
+    if not 2 <= settings.min_len <= settings.seq_len:
+        raise ValueError(f"train.min_len must be in [2, data.seq_len={settings.seq_len}], got {settings.min_len}")
+    if float(torch.rand((), generator=generator)) >= settings.short_fraction:
+        return settings.seq_len
+    return int(torch.randint(settings.min_len, settings.seq_len + 1, (), generator=generator))
+
+
 def batch_of(streams: dict[str, torch.Tensor], settings: TrainSettings, bos_id: int,
-             generator: torch.Generator) -> torch.Tensor:
-    """One training batch [B, seq_len]: shares of text and image windows, the rest skills."""
+             generator: torch.Generator, seq_len: int | None = None) -> torch.Tensor:
+    """One training batch [B, seq_len] (default ``settings.seq_len``): shares of text and
+    image windows, the rest skills."""
     n_text = round(settings.batch_size * settings.text_fraction)
     n_images = round(settings.batch_size * settings.image_fraction)
     n_skills = settings.batch_size - n_text - n_images
@@ -66,7 +85,7 @@ def batch_of(streams: dict[str, torch.Tensor], settings: TrainSettings, bos_id: 
         raise ValueError("train.text_fraction + train.image_fraction must not exceed 1")
     if n_images and "images" not in streams:
         raise ValueError("train.image_fraction > 0 needs image data: set config 'data.images'")
-    length = settings.seq_len - 1
+    length = (seq_len or settings.seq_len) - 1
     parts = []
     if n_text:
         parts.append(sample_windows(streams["text"], None, n_text, length, generator))
@@ -113,8 +132,11 @@ def train(model, streams: dict[str, torch.Tensor], settings: TrainSettings, log_
     for step in range(settings.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, settings)
-        ids = batch_of(streams, settings, model.bos_id, generator)
-        loss = ar_loss(model, ids) if settings.objective == "ar" else mdm_loss(model, ids, generator, settings.mask_eps)
+        ids = batch_of(streams, settings, model.bos_id, generator, step_length(settings, generator))
+        if settings.objective == "ar":
+            loss = ar_loss(model, ids)
+        else:
+            loss = mdm_loss(model, ids, generator, settings.mask_eps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
