@@ -104,7 +104,7 @@ def bind(rng: random.Random) -> Item:
     Stored as a WinoGrande-style pair: the option is the name after ``;`` and the scored
     continuation is the value ``V``; ``meta`` carries both names and the right option. The
     value follows its name directly, so the lookup is one induction step (find the earlier
-    copy of the current token, read the next one), which a 4-layer model learns in minutes.
+    copy of the current token, read the next one); the mini models have not learnt it yet.
     """
     first, second = rng.sample(NAMES, 2)
     v1, v2 = rng.sample(range(1, 10), 2)
@@ -119,7 +119,8 @@ def bind(rng: random.Random) -> Item:
 def recall(rng: random.Random) -> Item:
     """Key→value recall from a passage ``"keys b7 q2 x5 , q2"`` (RACE counterpart).
 
-    As in ``bind``, each value directly follows its key (one induction step). Distractors: the passage's other two values first (the plausible misreadings), then a
+    As in ``bind``, each value directly follows its key (one induction step). Distractors: the
+    passage's other two values first (the plausible misreadings), then a
     digit not in the passage."""
     keys = rng.sample(KEYS, 3)
     values = rng.sample(range(10), 4)  # the fourth value is the outside distractor

@@ -135,7 +135,7 @@ def text_docs(text: str, n: int, seed: str, num_choices: int = 4, span: int = 4)
             continue
         start = rng.randrange(len(words) - ctx_len - span + 1)
         true_words = words[start + ctx_len:start + ctx_len + span]
-        orders = sorted({order for order in itertools.permutations(true_words)} - {tuple(true_words)})
+        orders = sorted(set(itertools.permutations(true_words)) - {tuple(true_words)})
         if len(orders) < num_choices - 1:
             continue
         answer = " " + " ".join(true_words)

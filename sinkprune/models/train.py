@@ -47,6 +47,10 @@ class TrainSettings:
     short_fraction: float = 0.0
     min_len: int = 16
 
+    def __post_init__(self) -> None:
+        if self.short_fraction > 0 and not 2 <= self.min_len <= self.seq_len:
+            raise ValueError(f"train.min_len must be in [2, data.seq_len={self.seq_len}], got {self.min_len}")
+
     @classmethod
     def from_config(cls, train: dict, seq_len: int, seed: int) -> "TrainSettings":
         """Build from the config's ``train`` mapping (keys as in the schema)."""
@@ -67,8 +71,6 @@ def step_length(settings: TrainSettings, generator: torch.Generator) -> int:
     uniform length in [``min_len``, ``seq_len``] (one draw per step, so batches stay rectangular)."""
     if settings.short_fraction <= 0:
         return settings.seq_len
-    if not 2 <= settings.min_len <= settings.seq_len:
-        raise ValueError(f"train.min_len must be in [2, data.seq_len={settings.seq_len}], got {settings.min_len}")
     if float(torch.rand((), generator=generator)) >= settings.short_fraction:
         return settings.seq_len
     return int(torch.randint(settings.min_len, settings.seq_len + 1, (), generator=generator))
