@@ -13,6 +13,7 @@ rule audit:
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),
     params:
         py=PY,
+        code=source_hash("sinkprune.audit"),
         config=CONFIGFILE,
         # The audit reads only the `audit:` and `scale` keys; rerun when they change.
         audit=json.dumps({"audit": config.get("audit", {}), "scale": config.get("scale")}, sort_keys=True),

@@ -11,6 +11,7 @@ rule manifest:
         "results/manifest.sha256",
     params:
         py=PY,
+        code=source_hash("sinkprune.checksums"),
     log:
         "logs/checksums/manifest.log",
     localrule: True
@@ -29,6 +30,7 @@ rule verify:
     """
     params:
         py=PY,
+        code=source_hash("sinkprune.checksums"),
     log:
         "logs/checksums/verify.log",
     localrule: True
@@ -53,6 +55,7 @@ rule provenance:
         "results/provenance.json",
     params:
         py=PY,
+        code=source_hash("sinkprune.provenance"),
         repo=lambda w: PROVENANCE_REPO,
         git=json.dumps(_git_state(PROVENANCE_REPO), sort_keys=True),
         packages=json.dumps(_package_versions(), sort_keys=True),

@@ -4,6 +4,7 @@ import os
 import re
 import sys
 
+from sinkprune.codehash import code_hash
 from sinkprune.config import ConfigError, validate_config
 
 validate_config(config, source="config")
@@ -67,6 +68,12 @@ def model_input(model, state="trained"):
 def cfg(*keys):
     """Config sections a rule depends on (as params, so changing them reruns only that rule)."""
     return json.dumps({k: config[k] for k in keys}, sort_keys=True)
+
+
+def source_hash(*modules, entry=None):
+    """Hash of the package source a stage runs. Passed as a param, so editing that code reruns
+    the stage (Snakemake's own code trigger skips shell rules; see sinkprune.codehash)."""
+    return code_hash(*modules, entry=entry, root=workflow.basedir)
 
 
 def res(rule_name, key, default=None):

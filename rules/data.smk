@@ -8,6 +8,7 @@ rule corpus:
         provenance="results/data/corpus.json",
     params:
         py=PY,
+        code=source_hash("sinkprune.data.corpus", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         cfg=cfg("data"),
     log:
@@ -26,6 +27,7 @@ rule tokenizer:
         directory("results/data/tokenizer"),
     params:
         py=PY,
+        code=source_hash("sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         cfg=cfg("seed", "data"),
     log:
@@ -44,6 +46,7 @@ rule streams:
         "results/data/streams.pt",
     params:
         py=PY,
+        code=source_hash("sinkprune.data.streams", "sinkprune.data.skills", "sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         cfg=cfg("seed", "data"),
     log:
@@ -64,6 +67,7 @@ rule calibration:
         "results/data/calibration/{model}.pt",
     params:
         py=PY,
+        code=source_hash("sinkprune.data.streams", "sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         tokenizer=lambda w: tokenizer_source(w.model),
         heldout=lambda w, input: f"--heldout {input.heldout}" if input.heldout else "",
@@ -84,6 +88,7 @@ rule tasks:
         directory("results/data/tasks"),
     params:
         py=PY,
+        code=source_hash("sinkprune.evaluate.tasks", entry="sinkprune.evaluate.__main__"),
         config=CONFIGFILE,
         cfg=cfg("seed", "data", "eval"),
     log:

@@ -9,6 +9,7 @@ rule fig_sink_variance:
         png="figures/sink_variance.png",
     params:
         py=PY,
+        code=source_hash("sinkprune.figures.sinks", entry="sinkprune.figures.__main__"),
     log:
         "logs/figures/sink_variance.log",
     conda:
@@ -25,6 +26,7 @@ rule fig_sink_layers:
         png="figures/sink_layers.png",
     params:
         py=PY,
+        code=source_hash("sinkprune.figures.sinks", entry="sinkprune.figures.__main__"),
     log:
         "logs/figures/sink_layers.log",
     conda:
@@ -43,6 +45,7 @@ rule fig_sink_heatmap:
         gif="figures/sink_heatmap/{model}.gif",
     params:
         py=PY,
+        code=source_hash("sinkprune.figures.sinks", entry="sinkprune.figures.__main__"),
     log:
         "logs/figures/sink_heatmap/{model}.log",
     conda:
@@ -60,6 +63,7 @@ rule fig_accuracy:
         png="figures/accuracy_vs_sparsity.png",
     params:
         py=PY,
+        code=source_hash("sinkprune.figures.accuracy", entry="sinkprune.figures.__main__"),
     log:
         "logs/figures/accuracy.log",
     conda:

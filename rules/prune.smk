@@ -9,6 +9,7 @@ rule prune_stats:
         "results/prune/{model}/shared.pt",
     params:
         py=PY,
+        code=source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__"),
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         cfg=cfg("seed", "sinks", "prune"),
@@ -41,6 +42,7 @@ rule prune:
         reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
     params:
         py=PY,
+        code=source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__"),
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"]["sparsities"],
@@ -71,6 +73,7 @@ use rule prune as prune_structured with:
         reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
     params:
         py=PY,
+        code=source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__"),
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"].get("structured_ratios", []),

@@ -10,6 +10,7 @@ rule main_table:
         tex="paper/tables/main.tex",
     params:
         py=PY,
+        code=source_hash("sinkprune.tables"),
         config=CONFIGFILE,
         cfg=cfg("tables", "models"),
     log:
