@@ -271,6 +271,20 @@ def test_attributes_of_each_family():
         assert model.mask_id == (IDS["mask"] if BIDIRECTIONAL[family] else None)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_init_std_sets_the_random_init_scale_and_is_recorded(family, tmp_path):
+    """arch.init_std reaches the backbone's init (LLaDA's init_std, HF's initializer_range)."""
+    def proj_std(model) -> float:
+        return float(torch.cat([p.detach().flatten() for n, p in model.backbone.named_parameters()
+                                if n.endswith(("q_proj.weight", "gate_proj.weight"))]).std())
+
+    small, large = proj_std(tiny(family)), proj_std(tiny(family, init_std=0.2))
+    assert abs(small - 0.02) < 0.004 and abs(large - 0.2) < 0.04, (small, large)
+    save_model(tiny(family, init_std=0.2), tmp_path / family)
+    config = json.loads((tmp_path / family / "config.json").read_text())
+    assert config["init_std" if family == "llada" else "initializer_range"] == 0.2
+
+
 def test_build_is_seeded_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     expected_draw = torch.rand(1)

@@ -119,7 +119,7 @@ class LlamaFamily(Family):
         raw = {"architectures": ["LlamaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
                "bos_token_id": special_ids["bos"], "eos_token_id": special_ids["eos"],
                "pad_token_id": special_ids["pad"], "hidden_act": "silu", "hidden_size": hidden,
-               "initializer_range": 0.02, "intermediate_size": inter, "max_position_embeddings": max_seq_len,
+               "initializer_range": float(arch.get("init_std", 0.02)), "intermediate_size": inter, "max_position_embeddings": max_seq_len,
                "mlp_bias": False, "model_type": "llama", "num_attention_heads": heads,
                "num_hidden_layers": layers, "num_key_value_heads": kv_heads, "pretraining_tp": 1,
                "rms_norm_eps": 1e-5, "rope_scaling": None, "rope_theta": float(arch.get("rope_theta", 10000.0)),
@@ -141,7 +141,7 @@ class Qwen2Family(Family):
         raw = {"architectures": list(self.architectures), "attention_dropout": 0.0,
                "bos_token_id": special_ids["bos"], "eos_token_id": special_ids["eos"],
                "pad_token_id": special_ids["pad"], "hidden_act": "silu", "hidden_size": hidden,
-               "initializer_range": 0.02, "intermediate_size": inter, "max_position_embeddings": max_seq_len,
+               "initializer_range": float(arch.get("init_std", 0.02)), "intermediate_size": inter, "max_position_embeddings": max_seq_len,
                "max_window_layers": layers, "model_type": self.model_types[0], "num_attention_heads": heads,
                "num_hidden_layers": layers, "num_key_value_heads": kv_heads, "rms_norm_eps": 1e-6,
                "rope_scaling": None, "rope_theta": float(arch.get("rope_theta", 1000000.0)),
@@ -212,7 +212,7 @@ class LLaDAFamily(Family):
                 "d_model": hidden, "embedding_dropout": 0.0, "embedding_size": vocab_size,
                 "eos_token_id": special_ids["eos"], "flash_attention": False, "include_bias": False,
                 "include_qkv_bias": False, "init_cutoff_factor": None, "init_device": "meta",
-                "init_fn": "mitchell", "init_std": 0.02, "input_emb_norm": False, "layer_norm_type": "rms",
+                "init_fn": "mitchell", "init_std": float(arch.get("init_std", 0.02)), "input_emb_norm": False, "layer_norm_type": "rms",
                 "layer_norm_with_affine": True, "mask_token_id": special_ids["mask"],
                 "max_sequence_length": max_seq_len, "mlp_hidden_size": inter, "mlp_ratio": 4,
                 "model_type": "llada", "multi_query_attention": None, "n_heads": heads,
@@ -242,7 +242,8 @@ class LLaDAFamily(Family):
             vocab_size=int(raw.get("embedding_size") or raw["vocab_size"]),
             max_position_embeddings=self.max_seq_len(raw), rms_norm_eps=float(raw.get("rms_norm_eps", 1e-5)),
             rope_theta=float(raw.get("rope_theta", 10000.0)), hidden_act="silu", attention_bias=False,
-            mlp_bias=False, tie_word_embeddings=self.ties_embeddings(raw), attention_dropout=0.0)
+            mlp_bias=False, tie_word_embeddings=self.ties_embeddings(raw), attention_dropout=0.0,
+            initializer_range=float(raw.get("init_std", 0.02)))
 
     def max_seq_len(self, raw):
         return int(raw["max_sequence_length"])
