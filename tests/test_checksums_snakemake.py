@@ -2,7 +2,7 @@
 recovery documented in docs/reproducibility.md (`--forcerun <file>`) restores it.
 
 A two-rule toy workflow stands in for the DAG: it includes our rules file unchanged and defines
-the three names rules/common.smk provides (PY, CONFIGFILE, manifest_inputs).
+the four names rules/common.smk provides (PY, CONFIGFILE, manifest_inputs, source_hash).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ CONFIGFILE = "config.yaml"
 
 def manifest_inputs():
     return ["results/stage1/a.txt", "results/stage2/b.txt", "results/provenance.json"]
+
+def source_hash(*modules, entry=None):
+    from sinkprune.codehash import code_hash
+    return code_hash(*modules, entry=entry, root="{REPO}")
 
 rule stage1:
     output: "results/stage1/a.txt"
