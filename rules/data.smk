@@ -46,7 +46,12 @@ rule streams:
         "results/data/streams.pt",
     params:
         py=PY,
-        code=source_hash("sinkprune.data.streams", "sinkprune.data.skills", "sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
+        code=source_hash(
+            "sinkprune.data.streams",
+            "sinkprune.data.skills",
+            "sinkprune.data.tokenizer",
+            entry="sinkprune.data.__main__",
+        ),
         config=CONFIGFILE,
         cfg=cfg("seed", "data"),
     log:
@@ -67,7 +72,11 @@ rule calibration:
         "results/data/calibration/{model}.pt",
     params:
         py=PY,
-        code=source_hash("sinkprune.data.streams", "sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
+        code=source_hash(
+            "sinkprune.data.streams",
+            "sinkprune.data.tokenizer",
+            entry="sinkprune.data.__main__",
+        ),
         config=CONFIGFILE,
         tokenizer=lambda w: tokenizer_source(w.model),
         heldout=lambda w, input: f"--heldout {input.heldout}" if input.heldout else "",

@@ -9,7 +9,12 @@ rule evaluate_dense:
         "results/eval/{model}/dense/0.00.json",
     params:
         py=PY,
-        code=source_hash("sinkprune.evaluate.run", "sinkprune.models.checkpoint", "sinkprune.config", entry="sinkprune.evaluate.__main__"),
+        code=source_hash(
+            "sinkprune.evaluate.run",
+            "sinkprune.models.checkpoint",
+            "sinkprune.config",
+            entry="sinkprune.evaluate.__main__",
+        ),
         config=CONFIGFILE,
         models=lambda w: f"--model {model_dir(w.model)}",
         outs=lambda w, output: " ".join(f"--out {o}" for o in output),
@@ -42,7 +47,12 @@ use rule evaluate_dense as evaluate with:
         [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"]["sparsities"]],
     params:
         py=PY,
-        code=source_hash("sinkprune.evaluate.run", "sinkprune.models.checkpoint", "sinkprune.config", entry="sinkprune.evaluate.__main__"),
+        code=source_hash(
+            "sinkprune.evaluate.run",
+            "sinkprune.models.checkpoint",
+            "sinkprune.config",
+            entry="sinkprune.evaluate.__main__",
+        ),
         config=CONFIGFILE,
         models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
         outs=lambda w, output: " ".join(f"--out {o}" for o in output),

@@ -14,7 +14,13 @@ rule train_model:
         log="results/models/{model}/train_log.json",
     params:
         py=PY,
-        code=source_hash("sinkprune.models", "sinkprune.models.train", "sinkprune.data.tokenizer", "sinkprune.config", entry="sinkprune.models.__main__"),
+        code=source_hash(
+            "sinkprune.models",
+            "sinkprune.models.train",
+            "sinkprune.data.tokenizer",
+            "sinkprune.config",
+            entry="sinkprune.models.__main__",
+        ),
         config=CONFIGFILE,
         cfg=lambda w: json.dumps({"seed": config["seed"], "seq_len": config["data"]["seq_len"],
                                   "model": config["models"][w.model]}, sort_keys=True),
@@ -43,7 +49,12 @@ rule init_untrained:
         temp(directory("results/models/{model}/untrained")),
     params:
         py=PY,
-        code=source_hash("sinkprune.models", "sinkprune.models.checkpoint", "sinkprune.config", entry="sinkprune.models.__main__"),
+        code=source_hash(
+            "sinkprune.models",
+            "sinkprune.models.checkpoint",
+            "sinkprune.config",
+            entry="sinkprune.models.__main__",
+        ),
         config=CONFIGFILE,
         cfg=lambda w: json.dumps({"seed": config["seed"], "model": config["models"][w.model]}, sort_keys=True),
     wildcard_constraints:

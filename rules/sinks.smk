@@ -10,7 +10,14 @@ rule sink_trajectory:
         "results/sinks/{model}/{state}/{kind}.npz",
     params:
         py=PY,
-        code=source_hash("sinkprune.models", "sinkprune.sinks.settings", "sinkprune.sinks.store", "sinkprune.sinks.trajectory", "sinkprune.config", entry="sinkprune.sinks.__main__"),
+        code=source_hash(
+            "sinkprune.models",
+            "sinkprune.sinks.settings",
+            "sinkprune.sinks.store",
+            "sinkprune.sinks.trajectory",
+            "sinkprune.config",
+            entry="sinkprune.sinks.__main__",
+        ),
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model, w.state),
         cfg=cfg("seed", "sinks"),
@@ -41,7 +48,13 @@ rule sink_summary:
         claim="results/claims/sink_variance.json",
     params:
         py=PY,
-        code=source_hash("sinkprune.sinks.claim", "sinkprune.sinks.settings", "sinkprune.sinks.summary", "sinkprune.config", entry="sinkprune.sinks.__main__"),
+        code=source_hash(
+            "sinkprune.sinks.claim",
+            "sinkprune.sinks.settings",
+            "sinkprune.sinks.summary",
+            "sinkprune.config",
+            entry="sinkprune.sinks.__main__",
+        ),
         config=CONFIGFILE,
         cfg=cfg("seed", "sinks", "models"),
     log:
