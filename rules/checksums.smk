@@ -1,6 +1,9 @@
 # Checksums: a SHA-256 manifest of every file under results/ and a `verify` target that names any
 # file whose bytes changed since.  Logic: sinkprune/checksums.py.  See docs/reproducibility.md.
 
+# Package source of the manifest and verify rules (a param: editing it reruns them).
+CHECKSUMS_CODE = source_hash("sinkprune.checksums")
+
 
 rule manifest:
     """sha256 of every file under results/ (except the manifest), sorted, `sha256sum -c` format."""
@@ -11,7 +14,7 @@ rule manifest:
         "results/manifest.sha256",
     params:
         py=PY,
-        code=source_hash("sinkprune.checksums"),
+        code=CHECKSUMS_CODE,
     log:
         "logs/checksums/manifest.log",
     localrule: True
@@ -30,7 +33,7 @@ rule verify:
     """
     params:
         py=PY,
-        code=source_hash("sinkprune.checksums"),
+        code=CHECKSUMS_CODE,
     log:
         "logs/checksums/verify.log",
     localrule: True

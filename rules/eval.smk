@@ -1,5 +1,13 @@
 # Evaluate stage: lm-eval on the offline mini tasks (or the paper's benchmarks).
 
+# Package source both evaluation rules run (a param: editing it reruns them).
+EVAL_CODE = source_hash(
+    "sinkprune.evaluate.run",
+    "sinkprune.models.checkpoint",
+    "sinkprune.config",
+    entry="sinkprune.evaluate.__main__",
+)
+
 
 rule evaluate_dense:
     input:
@@ -9,12 +17,7 @@ rule evaluate_dense:
         "results/eval/{model}/dense/0.00.json",
     params:
         py=PY,
-        code=source_hash(
-            "sinkprune.evaluate.run",
-            "sinkprune.models.checkpoint",
-            "sinkprune.config",
-            entry="sinkprune.evaluate.__main__",
-        ),
+        code=EVAL_CODE,
         config=CONFIGFILE,
         models=lambda w: f"--model {model_dir(w.model)}",
         outs=lambda w, output: " ".join(f"--out {o}" for o in output),
@@ -47,12 +50,7 @@ use rule evaluate_dense as evaluate with:
         [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"]["sparsities"]],
     params:
         py=PY,
-        code=source_hash(
-            "sinkprune.evaluate.run",
-            "sinkprune.models.checkpoint",
-            "sinkprune.config",
-            entry="sinkprune.evaluate.__main__",
-        ),
+        code=EVAL_CODE,
         config=CONFIGFILE,
         models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
         outs=lambda w, output: " ".join(f"--out {o}" for o in output),

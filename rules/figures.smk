@@ -1,5 +1,8 @@
 # Figures stage: one rule per figure, each needing only its own table (PDF + PNG).
 
+# Package source the three sink figures run (a param: editing it reruns them).
+SINK_FIGURES_CODE = source_hash("sinkprune.figures.sinks", entry="sinkprune.figures.__main__")
+
 
 rule fig_sink_variance:
     input:
@@ -9,7 +12,7 @@ rule fig_sink_variance:
         png="figures/sink_variance.png",
     params:
         py=PY,
-        code=source_hash("sinkprune.figures.sinks", entry="sinkprune.figures.__main__"),
+        code=SINK_FIGURES_CODE,
     log:
         "logs/figures/sink_variance.log",
     conda:
@@ -26,7 +29,7 @@ rule fig_sink_layers:
         png="figures/sink_layers.png",
     params:
         py=PY,
-        code=source_hash("sinkprune.figures.sinks", entry="sinkprune.figures.__main__"),
+        code=SINK_FIGURES_CODE,
     log:
         "logs/figures/sink_layers.log",
     conda:
@@ -45,7 +48,7 @@ rule fig_sink_heatmap:
         gif="figures/sink_heatmap/{model}.gif",
     params:
         py=PY,
-        code=source_hash("sinkprune.figures.sinks", entry="sinkprune.figures.__main__"),
+        code=SINK_FIGURES_CODE,
     log:
         "logs/figures/sink_heatmap/{model}.log",
     conda:

@@ -1,5 +1,8 @@
 # Prune stage: shared statistics once per model, then one pruned model per method × sparsity.
 
+# Package source every pruning rule runs (a param: editing it reruns them).
+PRUNE_CODE = source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__")
+
 
 rule prune_stats:
     input:
@@ -9,7 +12,7 @@ rule prune_stats:
         "results/prune/{model}/shared.pt",
     params:
         py=PY,
-        code=source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__"),
+        code=PRUNE_CODE,
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         cfg=cfg("seed", "sinks", "prune"),
@@ -42,7 +45,7 @@ rule prune:
         reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
     params:
         py=PY,
-        code=source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__"),
+        code=PRUNE_CODE,
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"]["sparsities"],
@@ -73,7 +76,7 @@ use rule prune as prune_structured with:
         reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
     params:
         py=PY,
-        code=source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__"),
+        code=PRUNE_CODE,
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"].get("structured_ratios", []),

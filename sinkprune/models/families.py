@@ -99,6 +99,15 @@ def _first(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+# transformers' initializer_range default and LLaDA's released init_std.
+DEFAULT_INIT_STD = 0.02
+
+
+def _init_std(arch_or_raw: dict) -> float:
+    """Random-init std of an arch spec or a LLaDA config (both spell it ``init_std``)."""
+    return float(arch_or_raw.get("init_std", DEFAULT_INIT_STD))
+
+
 def _common_arch(arch: dict) -> tuple[int, int, int, int, int, bool]:
     hidden, layers, heads = int(arch["hidden_size"]), int(arch["num_layers"]), int(arch["num_heads"])
     kv_heads = int(arch.get("num_kv_heads", heads))
@@ -119,7 +128,7 @@ class LlamaFamily(Family):
         raw = {"architectures": ["LlamaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
                "bos_token_id": special_ids["bos"], "eos_token_id": special_ids["eos"],
                "pad_token_id": special_ids["pad"], "hidden_act": "silu", "hidden_size": hidden,
-               "initializer_range": float(arch.get("init_std", 0.02)), "intermediate_size": inter, "max_position_embeddings": max_seq_len,
+               "initializer_range": _init_std(arch), "intermediate_size": inter, "max_position_embeddings": max_seq_len,
                "mlp_bias": False, "model_type": "llama", "num_attention_heads": heads,
                "num_hidden_layers": layers, "num_key_value_heads": kv_heads, "pretraining_tp": 1,
                "rms_norm_eps": 1e-5, "rope_scaling": None, "rope_theta": float(arch.get("rope_theta", 10000.0)),
@@ -141,7 +150,7 @@ class Qwen2Family(Family):
         raw = {"architectures": list(self.architectures), "attention_dropout": 0.0,
                "bos_token_id": special_ids["bos"], "eos_token_id": special_ids["eos"],
                "pad_token_id": special_ids["pad"], "hidden_act": "silu", "hidden_size": hidden,
-               "initializer_range": float(arch.get("init_std", 0.02)), "intermediate_size": inter, "max_position_embeddings": max_seq_len,
+               "initializer_range": _init_std(arch), "intermediate_size": inter, "max_position_embeddings": max_seq_len,
                "max_window_layers": layers, "model_type": self.model_types[0], "num_attention_heads": heads,
                "num_hidden_layers": layers, "num_key_value_heads": kv_heads, "rms_norm_eps": 1e-6,
                "rope_scaling": None, "rope_theta": float(arch.get("rope_theta", 1000000.0)),
@@ -212,7 +221,7 @@ class LLaDAFamily(Family):
                 "d_model": hidden, "embedding_dropout": 0.0, "embedding_size": vocab_size,
                 "eos_token_id": special_ids["eos"], "flash_attention": False, "include_bias": False,
                 "include_qkv_bias": False, "init_cutoff_factor": None, "init_device": "meta",
-                "init_fn": "mitchell", "init_std": float(arch.get("init_std", 0.02)), "input_emb_norm": False, "layer_norm_type": "rms",
+                "init_fn": "mitchell", "init_std": _init_std(arch), "input_emb_norm": False, "layer_norm_type": "rms",
                 "layer_norm_with_affine": True, "mask_token_id": special_ids["mask"],
                 "max_sequence_length": max_seq_len, "mlp_hidden_size": inter, "mlp_ratio": 4,
                 "model_type": "llada", "multi_query_attention": None, "n_heads": heads,
@@ -243,7 +252,7 @@ class LLaDAFamily(Family):
             max_position_embeddings=self.max_seq_len(raw), rms_norm_eps=float(raw.get("rms_norm_eps", 1e-5)),
             rope_theta=float(raw.get("rope_theta", 10000.0)), hidden_act="silu", attention_bias=False,
             mlp_bias=False, tie_word_embeddings=self.ties_embeddings(raw), attention_dropout=0.0,
-            initializer_range=float(raw.get("init_std", 0.02)))
+            initializer_range=_init_std(raw))
 
     def max_seq_len(self, raw):
         return int(raw["max_sequence_length"])
