@@ -278,11 +278,42 @@ def test_init_std_sets_the_random_init_scale_and_is_recorded(family, tmp_path):
         return float(torch.cat([p.detach().flatten() for n, p in model.backbone.named_parameters()
                                 if n.endswith(("q_proj.weight", "gate_proj.weight"))]).std())
 
-    small, large = proj_std(tiny(family)), proj_std(tiny(family, init_std=0.2))
+    normal = {"init_fn": "normal"} if family == "llada" else {}  # LLaDA's default is mitchell
+    small, large = proj_std(tiny(family, **normal)), proj_std(tiny(family, init_std=0.2, **normal))
     assert abs(small - 0.02) < 0.004 and abs(large - 0.2) < 0.04, (small, large)
     save_model(tiny(family, init_std=0.2), tmp_path / family)
     config = json.loads((tmp_path / family / "config.json").read_text())
     assert config["init_std" if family == "llada" else "initializer_range"] == 0.2
+
+
+def test_llada_mitchell_init_scales_each_matrix_by_fan_in_and_depth(tmp_path):
+    """LLaDA's default init_fn (mitchell): σ = 1/√fan_in, residual outputs ÷ √(2·(layer+1)),
+    truncated at 3σ; init_std plays no part; the config records it."""
+    arch = {**ARCH, "hidden_size": 64, "intermediate_size": 256, "num_layers": 3, "num_kv_heads": 4}
+    model = build_model("llada", arch | {"init_std": 0.5}, 512, MAX_LEN, {**IDS, "mask": 511}, seed=0)
+    backbone = model.backbone
+
+    def check(weight: torch.Tensor, std: float) -> None:
+        weight = weight.detach()
+        assert abs(float(weight.std()) - 0.986 * std) < 0.1 * std, (float(weight.std()), std)
+        assert float(weight.abs().max()) <= 3 * std + 1e-6
+
+    check(backbone.model.embed_tokens.weight, 64 ** -0.5)
+    check(backbone.lm_head.weight, 64 ** -0.5)
+    for layer_id, layer in enumerate(backbone.model.layers):
+        check(layer.self_attn.q_proj.weight, 64 ** -0.5)
+        check(layer.mlp.up_proj.weight, 64 ** -0.5)
+        check(layer.self_attn.o_proj.weight, (2 * 64 * (layer_id + 1)) ** -0.5)
+        check(layer.mlp.down_proj.weight, (2 * 256 * (layer_id + 1)) ** -0.5)
+    save_model(model, tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["init_fn"] == "mitchell"
+
+
+def test_unknown_llada_init_fn_is_named():
+    with pytest.raises(ValueError, match="init_fn='kaiming_normal'"):
+        tiny("llada", init_fn="kaiming_normal")
+    with pytest.raises(ValueError, match="arch.init_fn.*qwen2"):
+        tiny("qwen2", init_fn="mitchell")
 
 
 def test_build_is_seeded_and_leaves_global_rng_alone():

@@ -188,15 +188,19 @@ def build_model(family: str, arch: dict, vocab_size: int, max_seq_len: int, spec
     """Randomly initialised fp32 model of ``family`` (mini zoo).
 
     ``arch``: hidden_size, num_layers, num_heads, intermediate_size, tie_embeddings, optional
-    num_kv_heads and rope_theta. ``special_ids``: bos, eos, pad, mask (mask optional for AR).
-    Initialisation is transformers' (normal, std 0.02; zero biases; unit norms), drawn from
-    ``seed`` without touching the global RNG state.
+    num_kv_heads, rope_theta, init_std and (llada) init_fn. ``special_ids``: bos, eos, pad, mask (mask optional for AR).
+    Initialisation is the family's (:meth:`Family.initialise`: LLaDA's ``init_fn``, else
+    transformers' normal with ``init_std``; zero biases; unit norms), drawn from ``seed``
+    without touching the global RNG state.
     """
     spec = get_family(family)
+    if "init_fn" in arch and spec.name != "llada":
+        raise ValueError(f"arch.init_fn is a llada-family setting; family {spec.name} uses arch.init_std")
     raw = spec.template(arch, vocab_size, max_seq_len, special_ids)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         backbone = _backbone(spec, raw, on_meta=False)
+        spec.initialise(backbone, raw)
     backbone.eval()
     return SinkModel(spec, raw, backbone)
 
@@ -205,7 +209,7 @@ def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = Tr
     """A randomly initialised model with the architecture (config.json) of a checkpoint.
 
     The untrained control of the sink analysis at paper scale: same family, sizes and special
-    ids, transformers' init drawn from ``seed``; the checkpoint's weights are never read.
+    ids, the family's init drawn from ``seed``; the checkpoint's weights are never read.
     """
     directory = resolve_checkpoint(name_or_path, local_files_only)
     raw = read_config(directory)
@@ -213,6 +217,7 @@ def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = Tr
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         backbone = _backbone(spec, raw, on_meta=False)
+        spec.initialise(backbone, raw)
     backbone.eval()
     model = SinkModel(spec, raw, backbone, source_dir=directory)
     if model.bos_id is None:

@@ -24,6 +24,10 @@ import copy
 import re
 from typing import Any
 
+import math
+
+import torch
+from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedConfig, Qwen2Config, Qwen2ForCausalLM
 
 # Extra config key (ours, not upstream) recording per-layer MLP widths once structured pruning
@@ -90,6 +94,13 @@ class Family:
     def ties_embeddings(self, raw: dict[str, Any]) -> bool:
         """Whether the output head shares the input embedding matrix."""
         return bool(raw.get("tie_word_embeddings", False))
+
+    def initialise(self, backbone: nn.Module, raw: dict[str, Any]) -> None:
+        """Redraw a freshly built backbone's weights as the family's own code initialises them.
+
+        Default: keep transformers' init (normal with ``initializer_range``, unit norms), which
+        is what Llama, Qwen2 and Dream checkpoints are built with. Uses the global torch RNG.
+        """
 
 
 def _first(value: Any) -> int | None:
@@ -221,7 +232,7 @@ class LLaDAFamily(Family):
                 "d_model": hidden, "embedding_dropout": 0.0, "embedding_size": vocab_size,
                 "eos_token_id": special_ids["eos"], "flash_attention": False, "include_bias": False,
                 "include_qkv_bias": False, "init_cutoff_factor": None, "init_device": "meta",
-                "init_fn": "mitchell", "init_std": _init_std(arch), "input_emb_norm": False, "layer_norm_type": "rms",
+                "init_fn": arch.get("init_fn", "mitchell"), "init_std": _init_std(arch), "input_emb_norm": False, "layer_norm_type": "rms",
                 "layer_norm_with_affine": True, "mask_token_id": special_ids["mask"],
                 "max_sequence_length": max_seq_len, "mlp_hidden_size": inter, "mlp_ratio": 4,
                 "model_type": "llada", "multi_query_attention": None, "n_heads": heads,
@@ -285,6 +296,40 @@ class LLaDAFamily(Family):
 
     def ties_embeddings(self, raw):
         return bool(raw.get("weight_tying", False))
+
+    def initialise(self, backbone, raw):
+        """LLaDA's ``init_fn``: ``normal`` keeps N(0, init_std) everywhere (the backbone's own
+        init); ``mitchell`` (LLaDA-8B's released config, from OLMo) draws truncated normals
+        (±3σ) with σ = 1/√fan_in, the residual outputs (attn_out, ff_out) further divided by
+        √(2·(layer + 1)).
+
+        transformers has no OLMo-style init, hence this hand-written one. The scale matters for
+        the from-scratch stand-ins: with one σ for every matrix the attention and MLP outputs
+        swamp the token embeddings in the residual stream, and a tiny bidirectional model stays
+        near bag-of-words (bench/fact_learning.py, ``--init-fn``).
+        """
+        init_fn = raw.get("init_fn", "normal")
+        if init_fn == "normal":
+            return
+        if init_fn != "mitchell":
+            raise ValueError(f"llada: config init_fn={init_fn!r} is not supported for a random init "
+                             "(need 'mitchell' or 'normal')")
+        d_model = backbone.config.hidden_size
+        with torch.no_grad():
+            _trunc_normal(backbone.model.embed_tokens.weight, d_model ** -0.5)
+            if not backbone.config.tie_word_embeddings:
+                _trunc_normal(backbone.lm_head.weight, d_model ** -0.5)
+            for layer_id, layer in enumerate(backbone.model.layers):
+                attn, mlp = layer.self_attn, layer.mlp
+                for linear in (attn.q_proj, attn.k_proj, attn.v_proj, mlp.gate_proj, mlp.up_proj):
+                    _trunc_normal(linear.weight, d_model ** -0.5)
+                depth = math.sqrt(2 * (layer_id + 1))
+                _trunc_normal(attn.o_proj.weight, d_model ** -0.5 / depth)
+                _trunc_normal(mlp.down_proj.weight, mlp.down_proj.in_features ** -0.5 / depth)
+
+
+def _trunc_normal(weight: torch.Tensor, std: float) -> None:
+    nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-3 * std, b=3 * std)
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (LLaDAFamily(), DreamFamily(), LlamaFamily(), Qwen2Family())}
