@@ -74,11 +74,11 @@ def trained_dir(tmp_path_factory):
     from sinkprune.models.train import TrainSettings, train
 
     torch.set_num_threads(1)
-    lines = [it.line for it in items("fact", 3000, seed=11)]
-    tok = train_tokenizer(lines, vocab_size=400, image_tokens=0)  # whole words become single tokens
-    streams = build_streams(tok, "filler text for the text stream. " * 200, lines)
+    examples = items("fact", 3000, seed=11)
+    tok = train_tokenizer([it.line for it in examples], vocab_size=400, image_tokens=0)  # whole words: 1 token
+    streams = build_streams(tok, "filler text for the text stream. " * 200, examples)
     model = build_model("llada", ARCH, vocab_size=len(tok), max_seq_len=64, special_ids=special_ids(tok), seed=0)
-    settings = TrainSettings(objective="mdm", steps=300, batch_size=32, lr=5e-3, warmup=20,
+    settings = TrainSettings(objective="mdm", steps=300, batch_size=32, lr=2e-3, warmup=20,
                              text_fraction=0.0, seq_len=48, seed=0)
     root = tmp_path_factory.mktemp("model")
     save_model(model, root / "untrained")

@@ -12,12 +12,13 @@ import argparse
 from pathlib import Path
 
 from sinkprune.config import load_config
+from sinkprune.data.skills import Item
 
 
-def _skill_lines(config: dict) -> list[str]:
-    from sinkprune.data.skills import training_lines
+def _skill_examples(config: dict) -> list[Item]:
+    from sinkprune.data.skills import training_items
 
-    return training_lines(int(config["data"]["skills"]["n_train"]), seed=int(config["seed"]))
+    return training_items(int(config["data"]["skills"]["n_train"]), seed=int(config["seed"]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         from sinkprune.data.tokenizer import train_tokenizer
 
         text = Path(args.train).read_text(encoding="utf-8")
-        texts = [p for p in text.split("\n\n") if p.strip()] + _skill_lines(config)
+        texts = [p for p in text.split("\n\n") if p.strip()] + [it.line for it in _skill_examples(config)]
         tok = train_tokenizer(texts, int(data["tokenizer"]["vocab_size"]), int(data["tokenizer"]["image_tokens"]))
         tok.save_pretrained(args.out)
         print(f"tokenizer: {len(tok)} tokens")
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
             images = image_lines(int(data["images"]["n_train"]), int(data["tokenizer"]["image_tokens"]),
                                  seed=int(config["seed"]))
-        streams = build_streams(tok, Path(args.train).read_text(encoding="utf-8"), _skill_lines(config), images)
+        streams = build_streams(tok, Path(args.train).read_text(encoding="utf-8"), _skill_examples(config), images)
         save_tensors(streams, args.out)
         print({k: tuple(v.shape) for k, v in streams.items()})
     elif args.step == "calibration":

@@ -156,12 +156,15 @@ def items(skill: str, n: int, seed: int | str) -> list[Item]:
     return [SKILLS[skill](rng) for _ in range(n)]
 
 
-def training_lines(n: int, seed: int) -> list[str]:
-    """``n`` rendered skill examples, one per line, skills interleaved round-robin then shuffled.
-
-    Deterministic from ``seed``; the training mix packs them into BOS-first sequences.
-    """
+def training_items(n: int, seed: int) -> list[Item]:
+    """``n`` skill examples, skills interleaved round-robin then shuffled (deterministic from
+    ``seed``); the training mix packs their lines into BOS-first sequences."""
     per = [items(s, -(-n // len(SKILLS)), seed) for s in SKILLS]
-    lines = [it.line for group in zip(*per) for it in group][:n]
-    random.Random(f"shuffle:{seed}").shuffle(lines)
-    return lines
+    examples = [it for group in zip(*per) for it in group][:n]
+    random.Random(f"shuffle:{seed}").shuffle(examples)
+    return examples
+
+
+def training_lines(n: int, seed: int) -> list[str]:
+    """The rendered lines of :func:`training_items`, one example per line."""
+    return [it.line for it in training_items(n, seed)]

@@ -1,7 +1,8 @@
 """Token streams for training and the calibration batch.
 
 Training draws windows from two pretokenized streams: natural text (any offset) and synthetic
-skill lines (windows start at a line start so examples are whole). Calibration windows come from
+skill lines (windows start at a line start so examples are whole). The skill stream carries a
+parallel flag per token marking each example's answer, for SFT-style rows (sinkprune.models.train). Calibration windows come from
 the held-out text, BOS first, as the released code draws random WikiText-2 windows.
 """
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import torch
 from transformers import PreTrainedTokenizerFast
+
+from sinkprune.data.skills import Item
 
 
 def _encode_blocks(tokenizer: PreTrainedTokenizerFast, blocks: list[str]) -> list[list[int]]:
@@ -34,31 +37,55 @@ def line_stream(tokenizer: PreTrainedTokenizerFast, lines: list[str]) -> tuple[t
     return torch.tensor([i for e in encoded for i in e], dtype=torch.long), starts
 
 
-def build_streams(tokenizer: PreTrainedTokenizerFast, train_text: str, skill_lines: list[str],
+def skill_stream(tokenizer: PreTrainedTokenizerFast,
+                 examples: list[Item]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`line_stream` of the examples' lines, plus a bool flag per token: True on each
+    example's response, its answer and the newline ending it (by character offsets, so BPE
+    merges cannot shift it). The newline plays the part of the EOS that ends a response in
+    LLaDA's SFT data: without it a model trained on answer-only noising never learns where an
+    answer stops, and its generations run on (``"11"`` → ``"1101001000…"``)."""
+    lines = [it.line for it in examples]
+    ids, starts = line_stream(tokenizer, lines)
+    offsets = tokenizer([line + "\n" for line in lines], add_special_tokens=False,
+                        return_offsets_mapping=True)["offset_mapping"]
+    flags = [len(it.prompt) <= begin for it, spans in zip(examples, offsets) for begin, _ in spans]
+    if len(flags) != ids.numel():
+        raise RuntimeError("skill answer flags do not line up with the skill stream")
+    return ids, starts, torch.tensor(flags, dtype=torch.bool)
+
+
+def build_streams(tokenizer: PreTrainedTokenizerFast, train_text: str, skill_examples: list[Item],
                   image_lines: list[str] | None = None) -> dict[str, torch.Tensor]:
     """All training streams in one dict (saved with torch.save, shared by every model)."""
-    skills, starts = line_stream(tokenizer, skill_lines)
-    streams = {"text": text_stream(tokenizer, train_text), "skills": skills, "skill_starts": starts}
+    skills, starts, answers = skill_stream(tokenizer, skill_examples)
+    streams = {"text": text_stream(tokenizer, train_text), "skills": skills, "skill_starts": starts,
+               "skill_answers": answers}
     if image_lines:
         streams["images"], streams["image_starts"] = line_stream(tokenizer, image_lines)
     return streams
 
 
-def sample_windows(stream: torch.Tensor, starts: torch.Tensor | None, count: int, length: int,
-                   generator: torch.Generator) -> torch.Tensor:
-    """``count`` windows of ``length`` tokens from ``stream`` ([count, length]).
+def window_index(stream_len: int, starts: torch.Tensor | None, count: int, length: int,
+                 generator: torch.Generator) -> torch.Tensor:
+    """Stream positions ``[count, length]`` of ``count`` random windows of ``length`` tokens.
 
     With ``starts``, windows begin at one of those offsets (whole skill examples).
     """
-    if stream.numel() <= length:
-        raise ValueError(f"stream of {stream.numel()} tokens is too short for windows of {length}")
+    if stream_len <= length:
+        raise ValueError(f"stream of {stream_len} tokens is too short for windows of {length}")
     if starts is None:
-        offsets = torch.randint(0, stream.numel() - length, (count,), generator=generator)
+        offsets = torch.randint(0, stream_len - length, (count,), generator=generator)
     else:
-        valid = starts[starts < stream.numel() - length]
+        valid = starts[starts < stream_len - length]
         offsets = valid[torch.randint(0, valid.numel(), (count,), generator=generator)]
-    index = offsets.unsqueeze(1) + torch.arange(length).unsqueeze(0)
-    return stream[index]
+    return offsets.unsqueeze(1) + torch.arange(length).unsqueeze(0)
+
+
+def sample_windows(stream: torch.Tensor, starts: torch.Tensor | None, count: int, length: int,
+                   generator: torch.Generator) -> torch.Tensor:
+    """``count`` windows of ``length`` tokens from ``stream`` ([count, length]); see
+    :func:`window_index`."""
+    return stream[window_index(stream.numel(), starts, count, length, generator)]
 
 
 def with_bos(windows: torch.Tensor, bos_id: int) -> torch.Tensor:

@@ -10,6 +10,10 @@ Objectives (scales.md, method.md §2):
   bidirectional model also works on inputs shorter than its context. Evaluation here scores
   short sequences (a 0-shot mini item is ~20 tokens), so a larger share of steps
   (``short_fraction``) uses one random length in [``min_len``, seq_len] for the whole batch.
+- SFT-style rows (``sft_fraction``, ``mdm`` only): that share of each batch's skill rows is
+  noised as LLaDA's SFT noises a response: prompts stay visible, only answer tokens are masked
+  (same t, p and 1/p weight). The mini tasks score an answer given its whole prompt; from-scratch
+  stand-ins learn that conditional far sooner this way (README, "Mini zoo").
 Deterministic: one seeded generator drives init, data and masking; torch threads are fixed.
 """
 
@@ -25,7 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from sinkprune.data.streams import sample_windows, with_bos
+from sinkprune.data.streams import sample_windows, window_index, with_bos
 from sinkprune.models.noising import forward_noise
 
 
@@ -46,10 +50,13 @@ class TrainSettings:
     image_fraction: float = 0.0
     short_fraction: float = 0.0
     min_len: int = 16
+    sft_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.short_fraction > 0 and not 2 <= self.min_len <= self.seq_len:
             raise ValueError(f"train.min_len must be in [2, data.seq_len={self.seq_len}], got {self.min_len}")
+        if self.sft_fraction > 0 and self.objective != "mdm":
+            raise ValueError(f"train.sft_fraction applies to the mdm objective, not {self.objective!r}")
 
     @classmethod
     def from_config(cls, train: dict, seq_len: int, seed: int) -> "TrainSettings":
@@ -77,9 +84,11 @@ def step_length(settings: TrainSettings, generator: torch.Generator) -> int:
 
 
 def batch_of(streams: dict[str, torch.Tensor], settings: TrainSettings, bos_id: int,
-             generator: torch.Generator, seq_len: int | None = None) -> torch.Tensor:
+             generator: torch.Generator, seq_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One training batch [B, seq_len] (default ``settings.seq_len``): shares of text and
-    image windows, the rest skills."""
+    image windows, the rest skills; and a bool ``[B, seq_len]`` of the positions noising may
+    mask: all but BOS, except in SFT-style rows (the first ``sft_fraction`` of the skill rows),
+    where only answer tokens may be masked."""
     n_text = round(settings.batch_size * settings.text_fraction)
     n_images = round(settings.batch_size * settings.image_fraction)
     n_skills = settings.batch_size - n_text - n_images
@@ -87,15 +96,25 @@ def batch_of(streams: dict[str, torch.Tensor], settings: TrainSettings, bos_id: 
         raise ValueError("train.text_fraction + train.image_fraction must not exceed 1")
     if n_images and "images" not in streams:
         raise ValueError("train.image_fraction > 0 needs image data: set config 'data.images'")
+    n_sft = round(n_skills * settings.sft_fraction)
+    if n_sft and "skill_answers" not in streams:
+        raise ValueError("train.sft_fraction > 0 needs the skill answer flags: the streams file predates "
+                         "them, rerun the data stage (streams.pt)")
     length = (seq_len or settings.seq_len) - 1
     parts = []
     if n_text:
         parts.append(sample_windows(streams["text"], None, n_text, length, generator))
     if n_images:
         parts.append(sample_windows(streams["images"], streams["image_starts"], n_images, length, generator))
+    maskable = torch.ones(settings.batch_size, length, dtype=torch.bool)
     if n_skills:
-        parts.append(sample_windows(streams["skills"], streams["skill_starts"], n_skills, length, generator))
-    return with_bos(torch.cat(parts), bos_id)
+        index = window_index(streams["skills"].numel(), streams["skill_starts"], n_skills, length, generator)
+        parts.append(streams["skills"][index])
+        first = n_text + n_images
+        if n_sft:
+            maskable[first:first + n_sft] = streams["skill_answers"][index[:n_sft]]
+    ids = with_bos(torch.cat(parts), bos_id)
+    return ids, torch.cat([torch.zeros(settings.batch_size, 1, dtype=torch.bool), maskable], dim=1)
 
 
 def ar_loss(model, ids: torch.Tensor) -> torch.Tensor:
@@ -104,14 +123,18 @@ def ar_loss(model, ids: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
-def mdm_loss(model, ids: torch.Tensor, generator: torch.Generator, eps: float) -> torch.Tensor:
-    """LLaDA masked-diffusion loss, Σ_masked CE / p over all B·S tokens."""
+def mdm_loss(model, ids: torch.Tensor, generator: torch.Generator, eps: float,
+             maskable: torch.Tensor | None = None) -> torch.Tensor:
+    """LLaDA masked-diffusion loss, Σ_masked CE / p over all B·S tokens.
+
+    ``maskable``: optional bool ``[B, S]`` of positions noising may mask (default: all).
+    """
     batch, seq = ids.shape
     t = torch.rand(batch, generator=generator)
-    protect = torch.zeros(seq, dtype=torch.bool)
-    protect[0] = True  # BOS stays visible, as in LLaDA's and Dream's pretraining data
+    protect = torch.zeros(batch, seq, dtype=torch.bool) if maskable is None else ~maskable
+    protect[:, 0] = True  # BOS stays visible, as in LLaDA's and Dream's pretraining data
     if model.logit_shift:
-        protect[-1] = True
+        protect[:, -1] = True
     noisy, masked, p = forward_noise(ids, t, model.mask_id, eps, generator, protect)
     logits = model.position_logits(noisy)
     token_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids.reshape(-1), reduction="none")
@@ -134,11 +157,11 @@ def train(model, streams: dict[str, torch.Tensor], settings: TrainSettings, log_
     for step in range(settings.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, settings)
-        ids = batch_of(streams, settings, model.bos_id, generator, step_length(settings, generator))
+        ids, maskable = batch_of(streams, settings, model.bos_id, generator, step_length(settings, generator))
         if settings.objective == "ar":
             loss = ar_loss(model, ids)
         else:
-            loss = mdm_loss(model, ids, generator, settings.mask_eps)
+            loss = mdm_loss(model, ids, generator, settings.mask_eps, maskable)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
