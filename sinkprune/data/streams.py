@@ -2,8 +2,9 @@
 
 Training draws windows from two pretokenized streams: natural text (any offset) and synthetic
 skill lines (windows start at a line start so examples are whole). The skill stream carries a
-parallel flag per token marking each example's answer, for SFT-style rows (sinkprune.models.train). Calibration windows come from
-the held-out text, BOS first, as the released code draws random WikiText-2 windows.
+parallel flag per token marking each example's answer, for SFT-style rows
+(sinkprune.models.train). Calibration windows come from the held-out text, BOS first, as the
+released code draws random WikiText-2 windows.
 """
 
 from __future__ import annotations

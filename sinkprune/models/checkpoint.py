@@ -188,7 +188,8 @@ def build_model(family: str, arch: dict, vocab_size: int, max_seq_len: int, spec
     """Randomly initialised fp32 model of ``family`` (mini zoo).
 
     ``arch``: hidden_size, num_layers, num_heads, intermediate_size, tie_embeddings, optional
-    num_kv_heads, rope_theta, init_std and (llada) init_fn. ``special_ids``: bos, eos, pad, mask (mask optional for AR).
+    num_kv_heads, rope_theta, init_std and (llada) init_fn. ``special_ids``: bos, eos, pad,
+    mask (mask optional for AR).
     Initialisation is the family's (:meth:`Family.initialise`: LLaDA's ``init_fn``, else
     transformers' normal with ``init_std``; zero biases; unit norms), drawn from ``seed``
     without touching the global RNG state.

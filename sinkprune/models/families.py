@@ -21,10 +21,9 @@ GSAI-ML/LLaDA-8B-*, Dream-org/Dream-v0-* and Llama / Qwen2.5 checkpoints.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from typing import Any
-
-import math
 
 import torch
 from torch import nn
@@ -232,7 +231,8 @@ class LLaDAFamily(Family):
                 "d_model": hidden, "embedding_dropout": 0.0, "embedding_size": vocab_size,
                 "eos_token_id": special_ids["eos"], "flash_attention": False, "include_bias": False,
                 "include_qkv_bias": False, "init_cutoff_factor": None, "init_device": "meta",
-                "init_fn": arch.get("init_fn", "mitchell"), "init_std": _init_std(arch), "input_emb_norm": False, "layer_norm_type": "rms",
+                "init_fn": arch.get("init_fn", "mitchell"), "init_std": _init_std(arch),
+                "input_emb_norm": False, "layer_norm_type": "rms",
                 "layer_norm_with_affine": True, "mask_token_id": special_ids["mask"],
                 "max_sequence_length": max_seq_len, "mlp_hidden_size": inter, "mlp_ratio": 4,
                 "model_type": "llada", "multi_query_attention": None, "n_heads": heads,

@@ -11,9 +11,10 @@ Objectives (scales.md, method.md §2):
   short sequences (a 0-shot mini item is ~20 tokens), so a larger share of steps
   (``short_fraction``) uses one random length in [``min_len``, seq_len] for the whole batch.
 - SFT-style rows (``sft_fraction``, ``mdm`` only): that share of each batch's skill rows is
-  noised as LLaDA's SFT noises a response: prompts stay visible, only answer tokens are masked
-  (same t, p and 1/p weight). The mini tasks score an answer given its whole prompt; from-scratch
-  stand-ins learn that conditional far sooner this way (README, "Mini zoo").
+  noised as LLaDA's SFT noises a response: prompts stay visible, only each answer and its line
+  end may be masked (same t, p and 1/p weight). The mini tasks score an answer given its whole
+  prompt; from-scratch stand-ins learn that conditional far sooner this way (README, "How the
+  LLaDA-lineage stand-ins learn the relational skills").
 Deterministic: one seeded generator drives init, data and masking; torch threads are fixed.
 """
 
