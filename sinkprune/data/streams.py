@@ -30,12 +30,16 @@ def text_stream(tokenizer: PreTrainedTokenizerFast, text: str) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def line_stream(tokenizer: PreTrainedTokenizerFast, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ids of newline-terminated ``lines`` concatenated, and the offset where each line starts."""
-    encoded = _encode_blocks(tokenizer, [line + "\n" for line in lines])
+def _concatenated(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoded lines as one stream, and the offset where each line starts."""
     lengths = torch.tensor([len(e) for e in encoded], dtype=torch.long)
     starts = torch.cumsum(lengths, 0) - lengths
     return torch.tensor([i for e in encoded for i in e], dtype=torch.long), starts
+
+
+def line_stream(tokenizer: PreTrainedTokenizerFast, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids of newline-terminated ``lines`` concatenated, and the offset where each line starts."""
+    return _concatenated(_encode_blocks(tokenizer, [line + "\n" for line in lines]))
 
 
 def skill_stream(tokenizer: PreTrainedTokenizerFast,
@@ -45,13 +49,10 @@ def skill_stream(tokenizer: PreTrainedTokenizerFast,
     merges cannot shift it). The newline plays the part of the EOS that ends a response in
     LLaDA's SFT data: without it a model trained on answer-only noising never learns where an
     answer stops, and its generations run on (``"11"`` → ``"1101001000…"``)."""
-    lines = [it.line for it in examples]
-    ids, starts = line_stream(tokenizer, lines)
-    offsets = tokenizer([line + "\n" for line in lines], add_special_tokens=False,
-                        return_offsets_mapping=True)["offset_mapping"]
-    flags = [len(it.prompt) <= begin for it, spans in zip(examples, offsets) for begin, _ in spans]
-    if len(flags) != ids.numel():
-        raise RuntimeError("skill answer flags do not line up with the skill stream")
+    encoded = tokenizer([it.line + "\n" for it in examples], add_special_tokens=False,
+                        return_offsets_mapping=True)
+    ids, starts = _concatenated(encoded["input_ids"])
+    flags = [len(it.prompt) <= begin for it, spans in zip(examples, encoded["offset_mapping"]) for begin, _ in spans]
     return ids, starts, torch.tensor(flags, dtype=torch.bool)
 
 
