@@ -89,7 +89,7 @@ def batch_of(streams: dict[str, torch.Tensor], settings: TrainSettings, bos_id: 
     """One training batch [B, seq_len] (default ``settings.seq_len``): shares of text and
     image windows, the rest skills; and a bool ``[B, seq_len]`` of the positions noising may
     mask: all but BOS, except in SFT-style rows (the first ``sft_fraction`` of the skill rows),
-    where only answer tokens may be masked."""
+    where only answers and their line ends may be masked."""
     n_text = round(settings.batch_size * settings.text_fraction)
     n_images = round(settings.batch_size * settings.image_fraction)
     n_skills = settings.batch_size - n_text - n_images
