@@ -91,8 +91,6 @@ rule calibration:
 
 
 rule tasks:
-    input:
-        heldout="results/data/corpus_heldout.txt",
     output:
         directory("results/data/tasks"),
     params:
@@ -105,5 +103,4 @@ rule tasks:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.evaluate build-tasks --config {params.config} --heldout {input.heldout} "
-        "--out-dir {output} > {log} 2>&1"
+        "{params.py} sinkprune.evaluate build-tasks --config {params.config} --out-dir {output} > {log} 2>&1"

@@ -4,7 +4,7 @@ import json
 
 import yaml
 
-from tests.test_evaluate_tasks import HELDOUT, _config
+from tests.test_evaluate_tasks import _config
 
 
 def test_cli_output_is_stable_and_complete(tmp_path):
@@ -13,9 +13,7 @@ def test_cli_output_is_stable_and_complete(tmp_path):
     from sinkprune.evaluate.__main__ import main
     from sinkprune.models import build_model, save_model
 
-    heldout = tmp_path / "heldout.txt"
-    heldout.write_text(HELDOUT)
-    tok = train_tokenizer(training_lines(2000, 0) + [HELDOUT], vocab_size=400, image_tokens=0)
+    tok = train_tokenizer(training_lines(2000, 0), vocab_size=400, image_tokens=0)
     model = build_model("llada", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
                                   "tie_embeddings": True}, vocab_size=len(tok), max_seq_len=128,
                         special_ids=special_ids(tok), seed=0)
@@ -25,7 +23,7 @@ def test_cli_output_is_stable_and_complete(tmp_path):
     config = _config(tasks)
     config["eval"] |= {"limit": 3, "num_fewshot": {"mini_winogrande": 2}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    main(["build-tasks", "--heldout", str(heldout), "--config", str(tmp_path / "c.yaml"),
+    main(["build-tasks", "--config", str(tmp_path / "c.yaml"),
           "--out-dir", str(tmp_path / "tasks")])
     common = ["--tasks-dir", str(tmp_path / "tasks"), "--config", str(tmp_path / "c.yaml")]
     main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o0.json")] + common)

@@ -7,33 +7,20 @@ import pytest
 import yaml
 
 from sinkprune.evaluate.paper_tasks import MINI_COUNTERPART, PAPER_NUM_FEWSHOT, PAPER_TASKS, PERPLEXITY_TASK
-from sinkprune.evaluate.tasks import MINI_TASKS, build_tasks, prose_paragraphs
+from sinkprune.evaluate.tasks import MINI_TASKS, build_tasks
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-HELDOUT = "\n\n".join(
-    f"Paragraph {i} explains how the parser reads token number {i} and then returns the matching node "
-    f"of the tree, or raises an error when the input ends early without a closing bracket." for i in range(60)
-) + "\n\n    indented code is not prose\n    and is skipped"
-
-
-@pytest.fixture(scope="module")
-def heldout(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "heldout.txt"
-    path.write_text(HELDOUT)
-    return path
-
 
 def _read_all(directory):
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
-def test_build_tasks_is_deterministic_and_complete(tmp_path, heldout):
+def test_build_tasks_is_deterministic_and_complete(tmp_path):
     names = list(MINI_TASKS)
-    build_tasks(tmp_path / "a", heldout, seed=0, n_items=30, tasks=names)
-    build_tasks(tmp_path / "b", heldout, seed=0, n_items=30, tasks=names)
-    build_tasks(tmp_path / "c", heldout, seed=1, n_items=30, tasks=names)
+    build_tasks(tmp_path / "a", seed=0, n_items=30, tasks=names)
+    build_tasks(tmp_path / "b", seed=0, n_items=30, tasks=names)
+    build_tasks(tmp_path / "c", seed=1, n_items=30, tasks=names)
     a, b, c = (_read_all(tmp_path / d) for d in "abc")
     jsonl = [k for k in a if k.endswith(".jsonl")]
     assert all(a[k] == b[k] for k in jsonl), "same seed must give byte-identical task data"
@@ -66,20 +53,15 @@ def test_every_paper_benchmark_has_one_mini_counterpart():
     assert all(name.startswith("mini_") for name in MINI_TASKS)
 
 
-def test_hellaswag_uses_prose_only():
-    paragraphs = prose_paragraphs(HELDOUT)
-    assert len(paragraphs) == 60 and not any("indented" in p for p in paragraphs)
-
-
-def test_unknown_mini_task_is_named(tmp_path, heldout):
+def test_unknown_mini_task_is_named(tmp_path):
     with pytest.raises(KeyError, match="mini_nope"):
-        build_tasks(tmp_path, heldout, seed=0, n_items=5, tasks=["mini_piqa", "mini_nope"])
+        build_tasks(tmp_path, seed=0, n_items=5, tasks=["mini_piqa", "mini_nope"])
 
 
-def test_cli_fails_before_model_load_naming_unknown_task(tmp_path, heldout, capsys):
+def test_cli_fails_before_model_load_naming_unknown_task(tmp_path, capsys):
     from sinkprune.evaluate.__main__ import main
 
-    build_tasks(tmp_path / "tasks", heldout, seed=0, n_items=5, tasks=["mini_piqa"])
+    build_tasks(tmp_path / "tasks", seed=0, n_items=5, tasks=["mini_piqa"])
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(_config(["mini_piqa"])))
     # The model directory does not exist: reaching the model would give a different error.

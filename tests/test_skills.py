@@ -4,14 +4,14 @@ import re
 
 import pytest
 
-from sinkprune.data.skills import CATEGORIES, SKILLS, items, training_lines
+from sinkprune.data.skills import CATEGORIES, SCRIPTS, SIZES, SKILLS, items, training_lines
 
 
 def test_training_lines_are_deterministic_short_and_mixed():
-    lines = training_lines(700, seed=3)
-    assert lines == training_lines(700, seed=3)
-    assert lines != training_lines(700, seed=4)
-    assert len(lines) == 700
+    lines = training_lines(800, seed=3)
+    assert lines == training_lines(800, seed=3)
+    assert lines != training_lines(800, seed=4)
+    assert len(lines) == 800
     assert max(len(line) for line in lines) <= 60
     assert all("\n" not in line for line in lines)
     # Every skill is represented in the mix (round-robin before shuffling).
@@ -42,18 +42,24 @@ def test_answers_are_correct():
     for it in items("sort", 100, 1):
         digits = it.prompt.split(":")[0].split()[1:]
         assert it.answer.split() == sorted(digits)
-    for it in items("recall", 100, 1):
-        passage, asked = it.prompt.split(" , ")
-        pairs = {p[0]: p[1:] for p in passage.removeprefix("keys ").split()}
-        assert pairs[asked] == it.answer
+    for it in items("listed", 100, 1):
+        passage = it.prompt.removeprefix("keys ").removesuffix(" , one is").split()
+        assert len(passage) == 4 and it.answer.strip() in passage
+        assert not any(d.strip() in passage for d in it.distractors)
     for it in items("fact", 100, 1):
         word = it.prompt.split()[0]
         assert word in CATEGORIES[it.answer.strip()]
-    for it in items("bind", 100, 1):
-        stem, name = it.prompt.removeprefix("if ").split(" ; ")
-        holds = {p[:-1]: p[-1] for p in stem.split(" and ")}
-        assert it.answer == holds[name]
-        assert it.meta["options"][it.meta["label"]] == name
+    for it in items("trait", 100, 1):
+        stem, thing = it.prompt.split(" ; the ")
+        assert thing in SIZES[it.answer.removeprefix(" is ")]
+        assert it.meta["options"][it.meta["label"]] == thing
+        assert sorted(stem.removeprefix("the ").split(" and the ")) == sorted(it.meta["options"])
+        assert it.meta["continuation"] == it.answer
+    for it in items("script", 100, 1):
+        name, begun = it.prompt.removeprefix("to ").split(": ")
+        steps = begun.split() + it.answer.split()
+        assert tuple(steps) == SCRIPTS[name][:len(steps)] and len(it.answer.split()) == 4
+        assert all(sorted(d.split()) == sorted(it.answer.split()) for d in it.distractors)
     for it in items("story", 100, 1):
         nums = [int(n) for n in re.findall(r"\d+", it.prompt)]
         assert int(it.answer) == nums[0] + nums[1]
@@ -67,9 +73,8 @@ def test_unknown_skill_is_named():
 def test_looked_up_names_are_spelt_alike_in_passage_and_question():
     # A BPE gives "ivy" and " ivy" different ids: every key or name the question repeats must
     # appear after a space in the passage too, or the lookup spans two spellings.
-    for it in items("recall", 100, 2):
-        passage, asked = it.prompt.split(" , ")
-        assert f" {asked}" in passage
-    for it in items("bind", 100, 2):
-        for name in it.meta["options"]:
-            assert f" {name}" in it.meta["stem"]
+    for it in items("listed", 100, 2):
+        assert f"{it.answer} " in it.prompt.split(" , ")[0] + " "
+    for it in items("trait", 100, 2):
+        for thing in it.meta["options"]:
+            assert f" {thing}" in it.meta["stem"]

@@ -3,8 +3,7 @@
     python -m sinkprune.evaluate --model DIR --tasks-dir results/data/tasks \
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
-    python -m sinkprune.evaluate build-tasks --heldout results/data/corpus_heldout.txt \
-        --config C.yaml --out-dir results/data/tasks
+    python -m sinkprune.evaluate build-tasks --config C.yaml --out-dir results/data/tasks
 
 Config keys read: ``seed``, ``threads``, ``eval.tasks`` (default of --tasks), ``eval.mc_num``,
 ``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
@@ -34,7 +33,7 @@ def _build_tasks(args: argparse.Namespace, config: dict) -> None:
 
     settings = eval_settings(config)
     tasks = args.tasks.split(",") if args.tasks else settings["tasks"]
-    paths = build_tasks(args.out_dir, args.heldout, int(config["seed"]), int(settings["n_items"]), tasks)
+    paths = build_tasks(args.out_dir, int(config["seed"]), int(settings["n_items"]), tasks)
     print(f"wrote {len(paths)} tasks to {args.out_dir}: {', '.join(p.stem for p in paths)}")
 
 
@@ -68,7 +67,6 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["build-tasks"]:
         parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate build-tasks",
                                          description="write the offline mini tasks (YAML + JSONL + tasks.json)")
-        parser.add_argument("--heldout", required=True, help="held-out corpus text (mini_hellaswag)")
         parser.add_argument("--out-dir", required=True)
         parser.add_argument("--tasks", default=None, help="comma-separated; default: config eval.tasks")
         parser.add_argument("--config", required=True)

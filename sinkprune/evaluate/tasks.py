@@ -1,9 +1,9 @@
 """Offline mini counterparts of the paper's eight benchmarks, as lm-eval task YAML + JSONL.
 
 Each mini task keeps its benchmark's output type, number of options and number of shots, and is
-built from one synthetic skill (``sinkprune.data.skills``) or from held-out corpus text
-(HellaSwag's continuation task). They are *stand-ins*: ``mini_mmlu`` measures recall of a tiny
-closed world of category facts, not MMLU knowledge; every table must say so.
+built from one synthetic skill (``sinkprune.data.skills``) the mini models were trained on.
+They are *stand-ins*: ``mini_mmlu`` measures recall of a tiny closed world of category facts,
+not MMLU knowledge; every table must say so.
 
 Files written per task into ``out_dir``:
 ``{task}.jsonl`` (test split), ``{task}.fewshot.jsonl`` (few-shot pool, tasks with shots only),
@@ -15,11 +15,8 @@ of every task. Few-shot examples come from a different seed than test items.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import math
 import random
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,7 +33,7 @@ class MiniTask:
     """How one mini task mirrors its paper benchmark."""
 
     counterpart_of: str  # lm-eval task name of the paper benchmark
-    source: str  # skill name, or "heldout_text"
+    source: str  # skill name (sinkprune.data.skills.SKILLS)
     kind: str  # "mc" | "partial" (WinoGrande style) | "gen"
     num_choices: int  # 0 for generation
     num_fewshot: int
@@ -52,13 +49,13 @@ MINI_TASKS: dict[str, MiniTask] = {
     "mini_mmlu": MiniTask("mmlu", "fact", "mc", 4, 5, "category of a word in a closed world of 24 facts"),
     "mini_arc_challenge": MiniTask("arc_challenge", "maxof", "mc", 4, 0, "largest of four 2-digit numbers"),
     "mini_piqa": MiniTask("piqa", "sort", "mc", 2, 0, "sorted digits vs. a near-miss ordering"),
-    "mini_winogrande": MiniTask("winogrande", "bind", "partial", 2, 5,
-                                "which name holds a value (option fills the blank, continuation scored)"),
+    "mini_winogrande": MiniTask("winogrande", "trait", "partial", 2, 5,
+                                "which of two things is large or small (option fills the blank, continuation scored)"),
     "mini_gsm8k": MiniTask("gsm8k", "story", "gen", 0, 5, "one-step addition word problem, generated answer"),
-    "mini_hellaswag": MiniTask("hellaswag", "heldout_text", "mc", 4, 0,
-                               "true 4-word continuation of held-out corpus text vs. the same words reordered"),
+    "mini_hellaswag": MiniTask("hellaswag", "script", "mc", 4, 0,
+                               "next four steps of a routine vs. the same steps reordered"),
     "mini_gpqa": MiniTask("gpqa_main_n_shot", "add", "mc", 4, 5, "1-digit addition with off-by-1-to-3 distractors"),
-    "mini_race": MiniTask("race", "recall", "mc", 4, 0, "key-value recall from a three-pair passage"),
+    "mini_race": MiniTask("race", "listed", "mc", 4, 0, "which of four keys a four-key passage lists"),
 }
 
 
@@ -94,58 +91,6 @@ def skill_docs(task: MiniTask, n: int, seed: str) -> list[dict]:
     return [_gen_doc(it) for it in made]
 
 
-def prose_paragraphs(text: str, min_chars: int = 120) -> list[str]:
-    """Prose paragraphs of the corpus with whitespace collapsed (code and doctests dropped)."""
-    out = []
-    for para in text.split("\n\n"):
-        lines = para.split("\n")
-        # Indented lines are code examples or tables: not text a continuation task can use.
-        if any(line.startswith((" ", "\t", ">>>")) for line in lines):
-            continue
-        flat = re.sub(r"\s+", " ", para).strip()
-        if len(flat) >= min_chars:
-            out.append(flat)
-    return out
-
-
-def text_docs(text: str, n: int, seed: str, num_choices: int = 4, span: int = 4) -> list[dict]:
-    """HellaSwag-style documents: 8–12 words of held-out context, the true next ``span`` words,
-    and ``num_choices − 1`` other orders of those same words as the wrong endings.
-
-    Like HellaSwag's adversarial endings, the wrong ones look plausible at the word level: the
-    same words (so the same tokens and unigram likelihood, and ``acc`` is fair) in an order the
-    text did not use. What separates them is the local syntax and the fit to the context, which
-    is what a ~1M-parameter model learns of text in minutes. Spans whose words allow fewer than
-    ``num_choices`` distinct orders (repeated words) are skipped.
-    """
-    paragraphs = [p.split(" ") for p in prose_paragraphs(text)]
-    if not paragraphs:
-        raise ValueError("held-out text has no prose paragraphs to build the continuation task from")
-    if math.factorial(span) < num_choices:
-        raise ValueError(f"{span} words have fewer than {num_choices} orders")
-    rng = random.Random(f"hellaswag:{seed}")
-    docs, tries = [], 0
-    while len(docs) < n:
-        tries += 1
-        if tries > 100 * n:
-            raise ValueError(f"held-out text gave {len(docs)} of {n} continuation items")
-        words = paragraphs[rng.randrange(len(paragraphs))]
-        ctx_len = rng.randint(8, 12)
-        if len(words) < ctx_len + span:
-            continue
-        start = rng.randrange(len(words) - ctx_len - span + 1)
-        true_words = words[start + ctx_len:start + ctx_len + span]
-        orders = sorted(set(itertools.permutations(true_words)) - {tuple(true_words)})
-        if len(orders) < num_choices - 1:
-            continue
-        answer = " " + " ".join(true_words)
-        choices = [answer, *(" " + " ".join(o) for o in rng.sample(orders, num_choices - 1))]
-        rng.shuffle(choices)
-        docs.append({"query": " ".join(words[start:start + ctx_len]), "choices": choices,
-                     "label": choices.index(answer)})
-    return docs
-
-
 # ----- lm-eval YAML ---------------------------------------------------------------------------
 def task_yaml(name: str, task: MiniTask, test_file: Path, fewshot_file: Path | None) -> dict:
     """lm-eval task config of a mini task (plain YAML: no ``!function``, so it loads anywhere)."""
@@ -167,7 +112,7 @@ def task_yaml(name: str, task: MiniTask, test_file: Path, fewshot_file: Path | N
         config["fewshot_split"] = "train"
     if task.kind == "mc":
         acc = [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]
-        if task.source == "heldout_text":
+        if task.counterpart_of == "hellaswag":  # lm-eval's hellaswag reports both
             acc.append({"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True})
         config |= {"output_type": "multiple_choice", "doc_to_text": "{{query}}", "doc_to_choice": "choices",
                    "doc_to_target": "label", "target_delimiter": "",  # choices carry their own leading space
@@ -197,13 +142,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_tasks(out_dir: str | Path, heldout_text: str | Path, seed: int, n_items: int,
-                tasks: list[str]) -> list[Path]:
+def build_tasks(out_dir: str | Path, seed: int, n_items: int, tasks: list[str]) -> list[Path]:
     """Write ``tasks`` (names of :data:`MINI_TASKS`) into ``out_dir``; returns the YAML paths.
 
-    ``heldout_text`` is the path of the held-out corpus (read only if ``mini_hellaswag`` is
-    asked for). Test items use seed ``eval:{seed}``, few-shot pools ``fewshot:{seed}``; the
-    training mix uses the bare seed. Byte-identical output for the same arguments.
+    Test items use seed ``eval:{seed}``, few-shot pools ``fewshot:{seed}``; the training mix
+    uses the bare seed. Byte-identical output for the same arguments.
     """
     unknown = [t for t in tasks if t not in MINI_TASKS]
     if unknown:
@@ -212,29 +155,17 @@ def build_tasks(out_dir: str | Path, heldout_text: str | Path, seed: int, n_item
         raise ValueError(f"n_items must be positive, got {n_items}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = None
-    if any(MINI_TASKS[t].source == "heldout_text" for t in tasks):
-        heldout_text = Path(heldout_text)
-        if not heldout_text.exists():
-            raise FileNotFoundError(f"held-out text {heldout_text} does not exist")
-        text = heldout_text.read_text(encoding="utf-8")
 
     sidecar: dict[str, dict] = {}
     written = []
     for name in tasks:
         task = MINI_TASKS[name]
-
-        def docs(n: int, split_seed: str) -> list[dict]:
-            if task.source == "heldout_text":
-                return text_docs(text, n, split_seed, task.num_choices)
-            return skill_docs(task, n, split_seed)
-
         test_file = out_dir / f"{name}.jsonl"
-        _write_jsonl(test_file, docs(n_items, f"eval:{seed}"))
+        _write_jsonl(test_file, skill_docs(task, n_items, f"eval:{seed}"))
         fewshot_file = None
         if task.num_fewshot:
             fewshot_file = out_dir / f"{name}.fewshot.jsonl"
-            _write_jsonl(fewshot_file, docs(FEWSHOT_POOL, f"fewshot:{seed}"))
+            _write_jsonl(fewshot_file, skill_docs(task, FEWSHOT_POOL, f"fewshot:{seed}"))
         yaml_file = out_dir / f"{name}.yaml"
         yaml_file.write_text(yaml.safe_dump(task_yaml(name, task, test_file, fewshot_file), sort_keys=True),
                              encoding="utf-8")
