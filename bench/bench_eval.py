@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+LLADA_VOCAB = 126464  # LLaDA-8B's config.json vocab_size
 ARCH = {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 512, "tie_embeddings": True}
 
 
@@ -34,7 +35,7 @@ def _model(path: str | None):
 
 def likelihood_efficiency(model, batch_size: int, mc_num: int, n_requests: int = 256) -> dict:
     """MC log-likelihood tokens/s vs raw forward tokens/s on task-shaped requests."""
-    from sinkprune.evaluate.likelihood import dlm_loglikelihoods
+    from sinkprune.evaluate.likelihood import dlm_loglikelihoods, dlm_rows, request_generator
 
     rng = random.Random(0)
     # Shapes like the mini tasks: 15–100 context tokens, 1–6 answer tokens.
@@ -59,7 +60,12 @@ def likelihood_efficiency(model, batch_size: int, mc_num: int, n_requests: int =
     raw_time = time.perf_counter() - start
     raw_tps = batches * batch_size * length / raw_time
     mc_tps = mc_tokens / mc_time
-    return {"mc_tokens_per_s": mc_tps, "raw_tokens_per_s": raw_tps, "fraction": mc_tps / raw_tps}
+    # The head runs on masked rows only (SinkModel.position_logits with positions).
+    rows = [r for i, (s, c) in enumerate(zip(seqs, ctx))
+            for r in dlm_rows(i, c, len(s) - c, mc_num, request_generator(0, s + [c]), enumerate_small=False)]
+    head_share = sum(len(r.masked) for r in rows) / sum(len(seqs[r.request]) for r in rows)
+    return {"mc_tokens_per_s": mc_tps, "raw_tokens_per_s": raw_tps, "fraction": mc_tps / raw_tps,
+            "head_share": head_share, "batch_tokens": batch_size * length}
 
 
 def mini_eval_seconds(model: str, tasks_dir: str, config: str) -> float:
@@ -85,6 +91,10 @@ def main() -> None:
     eff = likelihood_efficiency(_model(args.model), int(settings["batch_size"]), int(settings["mc_num"]))
     print(f"MC log-likelihood: {eff['mc_tokens_per_s']:.0f} tok/s; raw forward: {eff['raw_tokens_per_s']:.0f} tok/s; "
           f"fraction {eff['fraction']:.2f} (goal >= 0.8)")
+    full_gib = eff["batch_tokens"] * LLADA_VOCAB * 4 / 2**30
+    print(f"head rows: {100 * eff['head_share']:.1f} % of the positions of a forward batch; with LLaDA-8B's vocabulary "
+          f"the fp32 logits of a {eff['batch_tokens']}-token batch take {full_gib:.2f} GiB in full, "
+          f"{1024 * full_gib * eff['head_share']:.0f} MiB for the masked rows")
     if args.model and args.tasks_dir:
         seconds = mini_eval_seconds(args.model, args.tasks_dir, args.config)
         print(f"mini evaluation of one model ({len(settings['tasks'])} tasks, limit {settings.get('limit')}, "

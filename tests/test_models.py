@@ -249,6 +249,19 @@ def test_dream_position_logits_are_forward_shifted_by_one():
     assert llada.logit_shift == 0 and torch.equal(llada.position_logits(ids), llada(ids))
 
 
+@pytest.mark.parametrize("family", ["llada", "dream"])
+def test_position_logits_of_chosen_positions_are_those_rows_of_the_full_logits(family):
+    model = tiny(family)
+    ids = tokens()
+    chosen = torch.zeros_like(ids, dtype=torch.bool)
+    chosen[0, [0, 3, 9]] = True  # row 0 included: Dream reads it from row 0 too
+    chosen[1, [2, 10]] = True
+    with torch.no_grad():
+        full, rows = model.position_logits(ids), model.position_logits(ids, chosen)
+    assert rows.shape == (5, full.shape[-1])
+    torch.testing.assert_close(rows, full[chosen], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("family", ["llada", "llama"])
 def test_layer_by_layer_api_equals_forward(family):
     model = tiny(family)

@@ -98,9 +98,8 @@ def dlm_loglikelihoods(model, sequences: list[list[int]], ctx_lens: list[int], m
             for i, row in enumerate(chunk):
                 masked[i, list(row.masked)] = True
             noisy = torch.where(masked, torch.full_like(clean, model.mask_id), clean).to(model.device)
-            logits = model.position_logits(noisy)
-            ce = F.cross_entropy(logits[masked.to(logits.device)].float(), clean[masked].to(logits.device),
-                                 reduction="none").double().cpu()
+            logits = model.position_logits(noisy, masked.to(noisy.device))  # masked rows only
+            ce = F.cross_entropy(logits.float(), clean[masked].to(logits.device), reduction="none").double().cpu()
             per_row = torch.zeros(len(chunk), dtype=torch.float64).index_add_(
                 0, masked.nonzero()[:, 0], ce)
             weights = torch.tensor([row.weight for row in chunk], dtype=torch.float64)

@@ -108,26 +108,41 @@ class SinkModel(nn.Module):
                               position_embeddings=ctx.position_embeddings, use_cache=False)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Final norm and output projection: raw logits ``[B, S, V]`` in fp32."""
+        """Final norm and output projection: raw fp32 logits ``[..., V]`` of hidden states ``[..., D]``."""
         return self.backbone.lm_head(self.backbone.model.norm(hidden)).float()
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Raw logits ``[B, S, V]`` fp32 (Dream: row i predicts token i+1)."""
+    def last_hidden(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Output of the last decoder block ``[B, S, D]``, before the final norm and the head."""
         hidden, ctx = self.embed(input_ids)
         for i in range(self.num_layers):
             hidden = self.run_layer(i, hidden, ctx)
-        return self.head(hidden)
+        return hidden
 
-    def position_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Raw logits ``[B, S, V]`` fp32 (Dream: row i predicts token i+1)."""
+        return self.head(self.last_hidden(input_ids))
+
+    def position_logits(self, input_ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[B, S, V]`` whose row i predicts token i (Dream's shift undone).
 
         Dream's sampler realigns with ``cat([logits[:, :1], logits[:, :-1]])``: row 0 repeats the
         first row, a position Dream never masks.
+
+        ``positions`` (bool ``[B, S]``): return only those positions' rows, ``[N, V]`` in the order
+        of ``input_ids[positions]``. The head then runs on N rows instead of B·S: a Monte-Carlo
+        estimate needs only the masked positions, and at paper scale the full fp32 logits of a
+        batch (B·S × 126 k vocabulary) would take gigabytes.
         """
-        logits = self.forward(input_ids)
+        if positions is None:
+            logits = self.forward(input_ids)
+            if self.logit_shift:
+                logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+            return logits
+        hidden = self.last_hidden(input_ids)
+        rows, cols = positions.nonzero(as_tuple=True)
         if self.logit_shift:
-            logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
-        return logits
+            cols = (cols - 1).clamp(min=0)
+        return self.head(hidden[rows, cols])
 
     def linear_modules(self, i: int) -> dict[str, nn.Linear]:
         """The seven linear layers of block ``i`` under canonical names (q_proj … down_proj)."""
