@@ -118,6 +118,16 @@ def _backbone(family: Family, raw: dict[str, Any], on_meta: bool) -> nn.Module:
     return model
 
 
+def _random_backbone(family: Family, raw: dict[str, Any], seed: int) -> nn.Module:
+    """The family's random init of ``raw``'s architecture, drawn from ``seed`` without touching
+    the global RNG state; in eval mode."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        backbone = _backbone(family, raw, on_meta=False)
+        family.initialise(backbone, raw)
+    return backbone.eval()
+
+
 def _read_state(files: list[Path], family: Family, dtype: torch.dtype, device: str) -> dict[str, torch.Tensor]:
     state = {}
     for file in files:
@@ -198,12 +208,7 @@ def build_model(family: str, arch: dict, vocab_size: int, max_seq_len: int, spec
     if "init_fn" in arch and spec.name != "llada":
         raise ValueError(f"arch.init_fn is a llada-family setting; family {spec.name} uses arch.init_std")
     raw = spec.template(arch, vocab_size, max_seq_len, special_ids)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        backbone = _backbone(spec, raw, on_meta=False)
-        spec.initialise(backbone, raw)
-    backbone.eval()
-    return SinkModel(spec, raw, backbone)
+    return SinkModel(spec, raw, _random_backbone(spec, raw, seed))
 
 
 def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = True) -> SinkModel:
@@ -215,12 +220,7 @@ def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = Tr
     directory = resolve_checkpoint(name_or_path, local_files_only)
     raw = read_config(directory)
     spec = detect_family(raw, where=str(directory))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        backbone = _backbone(spec, raw, on_meta=False)
-        spec.initialise(backbone, raw)
-    backbone.eval()
-    model = SinkModel(spec, raw, backbone, source_dir=directory)
+    model = SinkModel(spec, raw, _random_backbone(spec, raw, seed), source_dir=directory)
     if model.bos_id is None:
         model.bos_id = _generation_config_bos(directory)
     return model
