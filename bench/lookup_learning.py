@@ -1,8 +1,8 @@
 """Does a tiny model learn an in-context lookup within the mini training budget?
 
 Dev evidence behind the RACE and WinoGrande counterparts (README, "Mini tasks"). Each run trains
-one mini-architecture model on packed lines of a single task, with the training code of the
-mini zoo (``batch_of``, ``mdm_loss`` / ``ar_loss``, SFT-style rows for masked diffusion), and
+one mini-architecture model on packed lines of a single task with the mini zoo's training loop
+(``sinkprune.models.train.train``, SFT-style rows for masked diffusion), and
 prints every ``--every`` steps the accuracy on 200 held-out items asked alone (argmax over the
 four options at the answer position; chance 25 %):
 
@@ -29,7 +29,7 @@ from sinkprune.data.skills import KEYS, Item, items
 from sinkprune.data.streams import skill_stream
 from sinkprune.data.tokenizer import load_tokenizer, special_ids
 from sinkprune.models import build_model
-from sinkprune.models.train import TrainSettings, ar_loss, batch_of, lr_at, mdm_loss, step_length
+from sinkprune.models.train import TrainSettings, train
 
 ARCH = {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 512, "tie_embeddings": True,
         "init_std": 0.08}
@@ -93,22 +93,13 @@ def main() -> None:
                              text_fraction=0.0, seq_len=128, seed=0, short_fraction=0.5,
                              sft_fraction=1.0 if args.objective == "mdm" else 0.0)
     held_out = task_items(args.task, 200, "heldout")
-    generator = torch.Generator().manual_seed(0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
     print(f"task={args.task} {args.family} {args.objective} lr={args.lr} (chance 0.25)")
-    model.train()
-    for step in range(args.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, settings)
-        batch, maskable = batch_of(streams, settings, model.bos_id, generator, step_length(settings, generator))
-        loss = ar_loss(model, batch) if args.objective == "ar" else mdm_loss(model, batch, generator, 1e-3, maskable)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        if (step + 1) % args.every == 0:
-            score = accuracy(model, tok, held_out, args.objective)
-            print(f"step {step + 1:5d}  loss {loss.item():.3f}  accuracy {score:.2f}", flush=True)
+
+    def report(entry: dict) -> None:
+        score = accuracy(model, tok, held_out, args.objective)
+        print(f"step {entry['step']:5d}  loss {entry['loss']:.3f}  accuracy {score:.2f}", flush=True)
+
+    train(model, streams, settings, log_every=args.every, on_log=report)
 
 
 if __name__ == "__main__":

@@ -86,3 +86,20 @@ def test_sft_rows_need_the_mdm_objective_and_answer_flags():
     del streams["skill_answers"]
     with pytest.raises(ValueError, match="rerun the data stage"):
         batch_of(streams, _settings(sft_fraction=0.5), bos_id=0, generator=torch.Generator().manual_seed(0))
+
+
+def test_on_log_sees_every_log_entry_and_leaves_training_unchanged():
+    from sinkprune.data.tokenizer import special_ids
+    from sinkprune.models import build_model
+    from sinkprune.models.train import train
+
+    tok, _, streams = _story_streams()
+    arch = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "tie_embeddings": True}
+    settings = _settings(steps=5, sft_fraction=0.5)
+    models = [build_model("llada", arch, vocab_size=len(tok), max_seq_len=32, special_ids=special_ids(tok), seed=0)
+              for _ in "ab"]
+    seen = []
+    logs = [train(models[0], streams, settings, log_every=2),
+            train(models[1], streams, settings, log_every=2, on_log=seen.append)]
+    assert logs[0] == logs[1] == seen and [e["step"] for e in seen] == [2, 4, 5]
+    assert all(torch.equal(a, b) for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()))

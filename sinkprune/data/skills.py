@@ -142,8 +142,10 @@ def listed(rng: random.Random) -> Item:
     distractors are three keys it does not list, so only the passage tells them apart. Reading
     the passage is one attention step (copy a token of this line). A key→value lookup
     (``"keys b7 q2 , q"`` → ``2``) needs two composed steps, an induction head, and the mini
-    models did not learn it: trained on such lines alone, the mini llada and AR models stayed at
-    chance for 1400 and 600 steps (``bench/lookup_learning.py``; README, "Mini tasks").
+    models did not learn it in budget: trained on such lines alone, the mini llada model stayed
+    at chance for 1400 steps and the AR model reached 38 % (chance 25 %) at step 600
+    (``bench/lookup_learning.py``; README, "Why the winogrande, race and hellaswag counterparts
+    changed").
     """
     keys = rng.sample(KEYS, 7)
     shown, outside = keys[:4], keys[4:]

@@ -24,6 +24,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,8 +144,13 @@ def mdm_loss(model, ids: torch.Tensor, generator: torch.Generator, eps: float,
     return token_loss.sum() / (batch * seq)
 
 
-def train(model, streams: dict[str, torch.Tensor], settings: TrainSettings, log_every: int = 50) -> list[dict]:
-    """Train ``model`` in place; returns the loss log (deterministic values only, no times)."""
+def train(model, streams: dict[str, torch.Tensor], settings: TrainSettings, log_every: int = 50,
+          on_log: Callable[[dict], None] | None = None) -> list[dict]:
+    """Train ``model`` in place; returns the loss log (deterministic values only, no times).
+
+    ``on_log`` is called with each log entry as it is written (dev measurements probe the
+    model there; it must leave the model in train mode and draw on no RNG the run uses).
+    """
     generator = torch.Generator().manual_seed(settings.seed)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
@@ -172,6 +178,8 @@ def train(model, streams: dict[str, torch.Tensor], settings: TrainSettings, log_
             n = (step % log_every) + 1
             log.append({"step": step + 1, "loss": round(running / n, 6)})
             running = 0.0
+            if on_log is not None:
+                on_log(log[-1])
     model.eval()
     return log
 
