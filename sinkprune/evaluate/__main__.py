@@ -5,7 +5,7 @@
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
     python -m sinkprune.evaluate build-tasks --config C.yaml --out-dir results/data/tasks
 
-Config keys read: ``seed``, ``threads``, ``eval.tasks`` (default of --tasks), ``eval.mc_num``,
+Config keys read: ``seed``, ``threads``, ``device``, ``dtype``, ``eval.tasks`` (default of --tasks), ``eval.mc_num``,
 ``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
 ``eval.num_fewshot`` ({task: shots} overrides), ``eval.gen_length``, ``eval.steps``,
 ``eval.block_length``. Runs offline (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE are set). A task
@@ -52,7 +52,8 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
     for i, (model, out) in enumerate(zip(args.model, args.out)):
         # Fresh task objects per model, so each result equals that of a run on its own.
         resolved = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"]) if i else first
-        write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"])), out)
+        write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"]),
+                                    device=config.get("device"), dtype=config.get("dtype")), out)
         print(f"wrote {out}")
 
 
