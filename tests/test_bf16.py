@@ -101,3 +101,21 @@ def test_untrained_control_is_built_in_the_config_dtype(zoo) -> None:
     assert bf16.dtype == torch.bfloat16 and bf16.backbone.model.rotary_emb.inv_freq.dtype == torch.float32
     for (name, a), b in zip(fp32.state_dict().items(), bf16.state_dict().values()):
         assert torch.equal(a.to(torch.bfloat16), b), f"{name}: the bf16 control is the fp32 init, cast"
+
+
+def test_prune_stage_reads_dtype_from_config(zoo, tmp_path) -> None:
+    """``dtype: bfloat16`` in the config: the prune stage loads, prunes and saves in bf16."""
+    import yaml
+
+    from sinkprune.config import REPO_ROOT
+    from sinkprune.prune.api import run_pruning
+
+    dirs, ids = zoo
+    config = yaml.safe_load((REPO_ROOT / "config" / "mini.yaml").read_text()) | {"dtype": "bfloat16"}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    torch.save({"input_ids": ids}, tmp_path / "calib.pt")
+    run_pruning(dirs["dream"], tmp_path / "calib.pt", tmp_path / "none.pt", "magnitude", ["0.50"],
+                tmp_path / "c.yaml", [tmp_path / "pruned"], [tmp_path / "report.json"])
+    with safe_open(str(tmp_path / "pruned" / "model.safetensors"), framework="pt") as handle:
+        assert {handle.get_tensor(k).dtype for k in handle.keys()} == {torch.bfloat16}
+    assert load_model(tmp_path / "pruned").dtype == torch.float32, "a bf16 checkpoint loads in any dtype"

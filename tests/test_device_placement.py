@@ -178,3 +178,27 @@ def test_evaluation_on_the_model_device(lms, family: str) -> None:
     with meta_default():
         got = (lm.loglikelihood(requests), lm.generate_until(gen), lm.loglikelihood_rolling(rolling))
     assert got == want
+
+
+def test_device_and_dtype_keys_resolve_or_name_the_key() -> None:
+    import yaml
+
+    from sinkprune.config import REPO_ROOT, ConfigError, validate_config
+    from sinkprune.device import placement, resolve_device, resolve_dtype
+
+    assert resolve_device("cpu") == torch.device("cpu") and resolve_device(None) == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert placement({}) == (torch.device("cpu"), torch.float32)
+    assert resolve_dtype("bfloat16") == torch.bfloat16 and resolve_dtype(torch.float16) == torch.float16
+    with pytest.raises(ValueError, match="'device'"):
+        resolve_device("gpu")
+    with pytest.raises(ValueError, match="'dtype'"):
+        resolve_dtype("float8")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="config key 'device' is 'cuda'"):
+            resolve_device("cuda")
+    for name, device, dtype in (("mini", "cpu", "float32"), ("paper", "cuda", "bfloat16")):
+        config = yaml.safe_load((REPO_ROOT / "config" / f"{name}.yaml").read_text())
+        assert (config["device"], config["dtype"]) == (device, dtype)
+        with pytest.raises(ConfigError, match="device"):
+            validate_config(config | {"device": "gpu"})

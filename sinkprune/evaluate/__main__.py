@@ -38,9 +38,11 @@ def _build_tasks(args: argparse.Namespace, config: dict) -> None:
 
 
 def _evaluate(args: argparse.Namespace, config: dict) -> None:
+    from sinkprune.device import placement
     from sinkprune.evaluate.run import evaluate_model, resolve_tasks, write_stable
     from sinkprune.models.checkpoint import resolve_checkpoint
 
+    placement(config)  # a GPU asked for and absent fails here, naming config key 'device'
     settings = eval_settings(config)
     tasks = args.tasks.split(",") if args.tasks else settings["tasks"]
     if len(args.model) != len(args.out):
