@@ -65,7 +65,8 @@ def test_prune_stage_on_cuda_writes_a_bf16_checkpoint(tiny, tmp_path) -> None:
     from sinkprune.prune.api import run_pruning, run_stats
 
     root, ids = tiny
-    config = yaml.safe_load((Path(__file__).parents[1] / "config" / "mini.yaml").read_text()) | {"device": "cuda", "dtype": "bfloat16"}
+    mini = yaml.safe_load((Path(__file__).parents[1] / "config" / "mini.yaml").read_text())
+    config = mini | {"device": "cuda", "dtype": "bfloat16"}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     torch.save({"input_ids": ids}, tmp_path / "calib.pt")
     run_stats(root / "llada", tmp_path / "calib.pt", tmp_path / "c.yaml", tmp_path / "shared.pt")

@@ -5,8 +5,8 @@
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
     python -m sinkprune.evaluate build-tasks --config C.yaml --out-dir results/data/tasks
 
-Config keys read: ``seed``, ``threads``, ``device``, ``dtype``, ``eval.tasks`` (default of --tasks), ``eval.mc_num``,
-``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
+Config keys read: ``seed``, ``threads``, ``device``, ``dtype``, ``eval.tasks`` (default of
+--tasks), ``eval.mc_num``, ``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
 ``eval.num_fewshot`` ({task: shots} overrides), ``eval.gen_length``, ``eval.steps``,
 ``eval.block_length``. Runs offline (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE are set). A task
 lm-eval does not know, or a missing dataset file, fails before any model is loaded.

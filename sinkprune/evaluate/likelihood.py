@@ -56,7 +56,8 @@ def request_generator(seed: int, tokens: Sequence[int]) -> torch.Generator:
 def stratified_counts(target_len: int, draws: int, generator: torch.Generator) -> list[int]:
     """Numbers of masked tokens of ``draws`` MC samples, as LLaDA's ``_forward_process``."""
     k = int(torch.randint(1, target_len + 1, (), generator=generator, device=HOST))
-    x = torch.round(torch.linspace(float(k), k + (draws - 1) * (target_len / draws), steps=draws, device=HOST)).long()
+    x = torch.round(torch.linspace(float(k), k + (draws - 1) * (target_len / draws), steps=draws,
+                                   device=HOST)).long()
     return (((x - 1) % target_len) + 1).tolist()
 
 

@@ -255,8 +255,9 @@ def save_model(model: SinkModel, path: str | Path) -> None:
     """Write ``config.json`` and ``model.safetensors`` in the family's on-disk format.
 
     Weights are written in the model's dtype (a bfloat16 model gives a bfloat16 file and
-    ``torch_dtype: bfloat16``), copied to the host first. Tied output heads are left out of the file, as upstream does. Tokenizer and generation
-    files of the directory the model was loaded from are copied along when absent.
+    ``torch_dtype: bfloat16``), copied to the host first. Tied output heads are left out of the
+    file, as upstream does. Tokenizer and generation files of the directory the model was loaded
+    from are copied along when absent.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,8 @@ def _with_gumbel_noise(logits: torch.Tensor, temperature: float,
     logits = logits.to(torch.float64)
     # Drawn where the generator lives (the host for torch.Generator()), then moved to the logits.
     draw_device = generator.device if generator is not None else logits.device
-    uniform = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device=draw_device).to(logits.device)
+    uniform = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device=draw_device)
+    uniform = uniform.to(logits.device)
     return logits.exp() / (-torch.log(uniform)) ** temperature
 
 
