@@ -5,8 +5,8 @@
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
     python -m sinkprune.evaluate build-tasks --config C.yaml --out-dir results/data/tasks
 
-Config keys read: ``seed``, ``threads``, ``eval.tasks`` (default of --tasks), ``eval.mc_num``,
-``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
+Config keys read: ``seed``, ``threads``, ``device``, ``dtype``, ``eval.tasks`` (default of
+--tasks), ``eval.mc_num``, ``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
 ``eval.num_fewshot`` ({task: shots} overrides), ``eval.gen_length``, ``eval.steps``,
 ``eval.block_length``. Runs offline (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE are set). A task
 lm-eval does not know, or a missing dataset file, fails before any model is loaded.
@@ -38,9 +38,11 @@ def _build_tasks(args: argparse.Namespace, config: dict) -> None:
 
 
 def _evaluate(args: argparse.Namespace, config: dict) -> None:
+    from sinkprune.device import placement
     from sinkprune.evaluate.run import evaluate_model, resolve_tasks, write_stable
     from sinkprune.models.checkpoint import resolve_checkpoint
 
+    placement(config)  # a GPU asked for and absent fails here, naming config key 'device'
     settings = eval_settings(config)
     tasks = args.tasks.split(",") if args.tasks else settings["tasks"]
     if len(args.model) != len(args.out):
@@ -52,7 +54,8 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
     for i, (model, out) in enumerate(zip(args.model, args.out)):
         # Fresh task objects per model, so each result equals that of a run on its own.
         resolved = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"]) if i else first
-        write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"])), out)
+        write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"]),
+                                    device=config.get("device"), dtype=config.get("dtype")), out)
         print(f"wrote {out}")
 
 

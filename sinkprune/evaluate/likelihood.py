@@ -17,6 +17,10 @@ Two choices of ours, both exact with respect to LLaDA's estimator:
 
 Randomness: each request's masks come from a generator seeded by ``seed`` and the request's
 tokens, so a score does not depend on which other requests are evaluated with it.
+
+Devices: masks are drawn and batches built on the host (``HOST``), then copied to the model's
+device in one transfer; losses come back to the host and are summed there in float64, so the
+bookkeeping is the same whichever device the model runs on.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+HOST = torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,9 @@ def request_generator(seed: int, tokens: Sequence[int]) -> torch.Generator:
 
 def stratified_counts(target_len: int, draws: int, generator: torch.Generator) -> list[int]:
     """Numbers of masked tokens of ``draws`` MC samples, as LLaDA's ``_forward_process``."""
-    k = int(torch.randint(1, target_len + 1, (), generator=generator))
-    x = torch.round(torch.linspace(float(k), k + (draws - 1) * (target_len / draws), steps=draws)).long()
+    k = int(torch.randint(1, target_len + 1, (), generator=generator, device=HOST))
+    x = torch.round(torch.linspace(float(k), k + (draws - 1) * (target_len / draws), steps=draws,
+                                   device=HOST)).long()
     return (((x - 1) % target_len) + 1).tolist()
 
 
@@ -67,7 +74,7 @@ def dlm_rows(request: int, ctx_len: int, target_len: int, mc_num: int, generator
         return rows
     rows = []
     for x in stratified_counts(target_len, mc_num, generator):
-        chosen = torch.randperm(target_len, generator=generator)[:x].sort().values.tolist()
+        chosen = torch.randperm(target_len, generator=generator, device=HOST)[:x].sort().values.tolist()
         rows.append(Row(request, tuple(positions[i] for i in chosen), (target_len / x) / mc_num))
     return rows
 
@@ -90,20 +97,20 @@ def dlm_loglikelihoods(model, sequences: list[list[int]], ctx_lens: list[int], m
             raise ValueError(f"request {r} has an empty continuation")
         gen = request_generator(seed, seq + [ctx_len])
         rows_by_len[len(seq)] += dlm_rows(r, ctx_len, target_len, mc_num, gen, enumerate_small)
-    totals = torch.zeros(len(sequences), dtype=torch.float64)
+    totals = torch.zeros(len(sequences), dtype=torch.float64, device=HOST)
     for length in sorted(rows_by_len):
         for chunk in _chunks(rows_by_len[length], batch_size):
-            clean = torch.tensor([sequences[row.request] for row in chunk], dtype=torch.long)
+            clean = torch.tensor([sequences[row.request] for row in chunk], dtype=torch.long, device=HOST)
             masked = torch.zeros_like(clean, dtype=torch.bool)
             for i, row in enumerate(chunk):
                 masked[i, list(row.masked)] = True
             noisy = torch.where(masked, torch.full_like(clean, model.mask_id), clean).to(model.device)
             logits = model.position_logits(noisy, masked.to(noisy.device))  # masked rows only
             ce = F.cross_entropy(logits.float(), clean[masked].to(logits.device), reduction="none").double().cpu()
-            per_row = torch.zeros(len(chunk), dtype=torch.float64).index_add_(
+            per_row = torch.zeros(len(chunk), dtype=torch.float64, device=HOST).index_add_(
                 0, masked.nonzero()[:, 0], ce)
-            weights = torch.tensor([row.weight for row in chunk], dtype=torch.float64)
-            requests = torch.tensor([row.request for row in chunk])
+            weights = torch.tensor([row.weight for row in chunk], dtype=torch.float64, device=HOST)
+            requests = torch.tensor([row.request for row in chunk], device=HOST)
             totals.index_add_(0, requests, per_row * weights)
     return (-totals).tolist()
 
@@ -120,13 +127,14 @@ def ar_loglikelihoods(model, sequences: list[list[int]], ctx_lens: list[int],
     pad = model.pad_id if model.pad_id is not None else 0
     for chunk in _chunks(order, batch_size):
         width = max(len(sequences[r]) for r in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long, device=HOST)
         for i, r in enumerate(chunk):
-            ids[i, :len(sequences[r])] = torch.tensor(sequences[r])
-        logprobs = F.log_softmax(model(ids.to(model.device)).double(), dim=-1).cpu()
+            ids[i, :len(sequences[r])] = torch.tensor(sequences[r], device=HOST)
+        # Scored where the logits are: only the scores, not [B, S, V] float64, come back.
+        logprobs = F.log_softmax(model(ids.to(model.device)).double(), dim=-1)
         for i, r in enumerate(chunk):
             seq, start = sequences[r], ctx_lens[r]
-            target = torch.tensor(seq[start:])
+            target = torch.tensor(seq[start:], device=logprobs.device)
             rows = logprobs[i, start - 1:len(seq) - 1]  # row p−1 predicts token p
             score = rows.gather(-1, target[:, None]).sum().item()
             greedy = bool((rows.argmax(-1) == target).all())

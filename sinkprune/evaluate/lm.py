@@ -1,6 +1,7 @@
 """The lm-eval model ``sinkprune``: any ``SinkModel`` checkpoint under the harness.
 
-    lm_eval --model sinkprune --model_args pretrained=DIR,mc_num=8,batch_size=32,seed=0 ...
+    lm_eval --model sinkprune --model_args pretrained=DIR,mc_num=8,batch_size=32,seed=0,dtype=bfloat16 \
+        --device cuda ...
 
 The harness does prompting, few-shot formatting, scoring and metrics; this class only answers
 its three request types:
@@ -38,20 +39,21 @@ class SinkpruneLM(TemplateLM):
 
     def __init__(self, pretrained: str, mc_num: int = 8, batch_size: int | str = 32, seed: int = 0,
                  gen_length: int = 8, steps: int = 8, block_length: int = 8, max_length: int | None = None,
-                 enumerate_small: bool | str = True, device: str | None = None,
-                 max_batch_size: int | None = None) -> None:
+                 enumerate_small: bool | str = True, device: str | torch.device | None = None,
+                 dtype: str | torch.dtype | None = None, max_batch_size: int | None = None) -> None:
         # No **kwargs: a misspelt model_arg (mc_nun=4) must fail, not be ignored. max_batch_size
         # is accepted because lm-eval passes it to every model; batches here are fixed-size.
+        # device / dtype: config keys ``device`` / ``dtype`` (default cpu, float32).
         super().__init__()
         from transformers import AutoTokenizer
 
+        from sinkprune.device import resolve_device, resolve_dtype
         from sinkprune.models import load_model
 
-        self.model = load_model(str(pretrained))
+        self._device = resolve_device(device)  # LM.device is a read-only property
+        self.model = load_model(str(pretrained), device=self._device, dtype=resolve_dtype(dtype))
         self.model.eval()
         self.tokenizer = AutoTokenizer.from_pretrained(str(Path(pretrained)))
-        self._device = torch.device(device or "cpu")  # LM.device is a read-only property
-        self.model.to(self._device)
         self.mc_num = int(mc_num)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
@@ -138,7 +140,7 @@ class SinkpruneLM(TemplateLM):
         for length in sorted(by_len):
             for start in range(0, len(by_len[length]), self.batch_size):
                 chunk = by_len[length][start:start + self.batch_size]
-                batch = torch.tensor([prompts[r] for r in chunk], dtype=torch.long)
+                batch = torch.tensor([prompts[r] for r in chunk], dtype=torch.long, device=self._device)
                 result = generate(self.model, batch, gen_length=self.gen_length, steps=self.steps,
                                   block_length=self.block_length).cpu()
                 for i, r in enumerate(chunk):

@@ -105,15 +105,19 @@ def _lm_eval_version() -> str:
     return getattr(lm_eval, "__version__", "unknown")
 
 
-def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int) -> dict:
-    """Load ``model`` as the ``sinkprune`` lm-eval model and run ``simple_evaluate``; stable dict."""
+def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int,
+                   device: str | None = None, dtype: str | None = None) -> dict:
+    """Load ``model`` as the ``sinkprune`` lm-eval model and run ``simple_evaluate``; stable dict.
+
+    ``device`` / ``dtype``: the config keys of the same names (absent: cpu, float32).
+    """
     import lm_eval
 
     from sinkprune.evaluate.lm import SinkpruneLM
 
     lm = SinkpruneLM(pretrained=model, mc_num=settings["mc_num"], batch_size=settings["batch_size"], seed=seed,
                      gen_length=settings["gen_length"], steps=settings["steps"],
-                     block_length=settings["block_length"])
+                     block_length=settings["block_length"], device=device, dtype=dtype)
     results = lm_eval.simple_evaluate(
         model=lm, tasks=tasks.objects, task_manager=tasks.manager, limit=settings["limit"],
         log_samples=False, bootstrap_iters=1000, random_seed=seed, numpy_random_seed=seed,

@@ -62,6 +62,7 @@ def train_command(args: argparse.Namespace) -> None:
 
 def init_command(args: argparse.Namespace) -> None:
     """Random weights in the architecture of a hub / local checkpoint: its untrained control."""
+    from sinkprune.device import resolve_dtype
     from sinkprune.models.checkpoint import random_like
 
     config = load_config(args.config)
@@ -69,7 +70,8 @@ def init_command(args: argparse.Namespace) -> None:
     spec = config["models"].get(args.model)
     if spec is None or "path" not in spec:
         raise KeyError(f"config 'models.{args.model}' has no 'path': nothing to build an untrained control from")
-    model = random_like(spec["path"], seed=int(config["seed"]) + int(spec.get("seed_offset", 0)))
+    model = random_like(spec["path"], seed=int(config["seed"]) + int(spec.get("seed_offset", 0)),
+                        dtype=resolve_dtype(config.get("dtype")))
     from sinkprune.models import save_model
 
     save_model(model, args.out)

@@ -128,32 +128,53 @@ def _random_backbone(family: Family, raw: dict[str, Any], seed: int) -> nn.Modul
     return backbone.eval()
 
 
-def _read_state(files: list[Path], family: Family, dtype: torch.dtype, device: str) -> dict[str, torch.Tensor]:
+def _read_state(files: list[Path], family: Family, dtype: torch.dtype,
+                device: torch.device) -> dict[str, torch.Tensor]:
     state = {}
     for file in files:
-        with safe_open(str(file), framework="pt", device=str(device)) as handle:
+        # Read on the host, cast, then copy: the device only ever holds the tensor in ``dtype``.
+        with safe_open(str(file), framework="pt", device="cpu") as handle:
             for name in handle.keys():
                 try:
                     target = family.to_backbone_name(name)
                 except KeyError as error:
                     raise ValueError(f"{file}: {error.args[0]}") from None
                 # One tensor at a time: an 8B checkpoint is never held in two dtypes at once.
-                state[target] = handle.get_tensor(name).to(dtype)
+                state[target] = handle.get_tensor(name).to(dtype).to(device)
     return state
 
 
-def _fresh_rotary(backbone: nn.Module, device: str) -> None:
+def _fresh_rotary(backbone: nn.Module, device: torch.device) -> None:
     # RoPE frequencies are non-persistent buffers: not in the file, so rebuilt off the meta device.
-    backbone.model.rotary_emb = type(backbone.model.rotary_emb)(config=backbone.config).to(device)
+    # Built on the host and moved, in float32 whatever the weights' dtype (as transformers keeps them).
+    with torch.device("cpu"):
+        rotary = type(backbone.model.rotary_emb)(config=backbone.config)
+    backbone.model.rotary_emb = rotary.to(device)
+
+
+def to_placement(model: SinkModel, device: torch.device | str, dtype: torch.dtype) -> SinkModel:
+    """Move a built model's weights to ``device`` and cast them to ``dtype`` in place.
+
+    ``nn.Module.to(dtype)`` would also cast the RoPE frequencies; they are rebuilt in float32.
+    """
+    device = torch.device(device)
+    if model.device == device and model.dtype == dtype:
+        return model
+    model.backbone.to(device=device, dtype=dtype)
+    _fresh_rotary(model.backbone, device)
+    return model
 
 
 def load_model(name_or_path: str | Path, family: str | None = None, dtype: torch.dtype = torch.float32,
-               device: str = "cpu", local_files_only: bool = True) -> SinkModel:
+               device: torch.device | str = "cpu", local_files_only: bool = True) -> SinkModel:
     """Load a checkpoint (local directory or Hugging Face id) in its family's on-disk format.
 
+    Weights are cast to ``dtype`` and placed on ``device`` one tensor at a time (config keys
+    ``dtype`` / ``device``, see ``sinkprune.device``).
     The family is read from config.json (``architectures``, else ``model_type``) unless given.
     Errors name the missing file, unknown architecture, or unexpected / missing parameter.
     """
+    device = torch.device(device)
     directory = resolve_checkpoint(name_or_path, local_files_only)
     raw = read_config(directory)
     spec = get_family(family) if family else detect_family(raw, where=str(directory))
@@ -211,16 +232,20 @@ def build_model(family: str, arch: dict, vocab_size: int, max_seq_len: int, spec
     return SinkModel(spec, raw, _random_backbone(spec, raw, seed))
 
 
-def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = True) -> SinkModel:
+def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = True,
+                dtype: torch.dtype = torch.float32) -> SinkModel:
     """A randomly initialised model with the architecture (config.json) of a checkpoint.
 
     The untrained control of the sink analysis at paper scale: same family, sizes and special
-    ids, the family's init drawn from ``seed``; the checkpoint's weights are never read.
+    ids, the family's init drawn from ``seed``; the checkpoint's weights are never read. The
+    init is drawn in float32 on the host (the same weights on every machine), then cast to
+    ``dtype`` (config ``dtype``), the precision the trained model is analysed in.
     """
     directory = resolve_checkpoint(name_or_path, local_files_only)
     raw = read_config(directory)
     spec = detect_family(raw, where=str(directory))
     model = SinkModel(spec, raw, _random_backbone(spec, raw, seed), source_dir=directory)
+    to_placement(model, "cpu", dtype)
     if model.bos_id is None:
         model.bos_id = _generation_config_bos(directory)
     return model
@@ -229,8 +254,10 @@ def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = Tr
 def save_model(model: SinkModel, path: str | Path) -> None:
     """Write ``config.json`` and ``model.safetensors`` in the family's on-disk format.
 
-    Tied output heads are left out of the file, as upstream does. Tokenizer and generation
-    files of the directory the model was loaded from are copied along when absent.
+    Weights are written in the model's dtype (a bfloat16 model gives a bfloat16 file and
+    ``torch_dtype: bfloat16``), copied to the host first. Tied output heads are left out of the
+    file, as upstream does. Tokenizer and generation files of the directory the model was loaded
+    from are copied along when absent.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import torch
 
 
-def mask_probability(t: torch.Tensor | float, eps: float = 1e-3) -> torch.Tensor:
-    """Per-token masking probability at diffusion time t ∈ (0, 1]."""
-    t = torch.as_tensor(t, dtype=torch.float32)
+def mask_probability(t: torch.Tensor | float, eps: float = 1e-3,
+                     device: torch.device | str | None = None) -> torch.Tensor:
+    """Per-token masking probability at diffusion time t ∈ (0, 1] (on ``device``, else t's / the host)."""
+    if device is None:
+        device = t.device if isinstance(t, torch.Tensor) else "cpu"
+    t = torch.as_tensor(t, dtype=torch.float32, device=device)
     return (1.0 - eps) * t + eps
 
 
@@ -30,13 +33,16 @@ def forward_noise(ids: torch.Tensor, t: torch.Tensor | float, mask_id: int, eps:
     """Mask tokens of ``ids`` [B, S] independently with probability p(t).
 
     t: scalar or ``[B]``. protect: optional bool ``[S]`` or ``[B, S]`` of positions never masked
-    (BOS; Dream's first and last). Returns (noisy ids, bool mask of masked positions, p as [B, 1]).
+    (BOS; Dream's first and last). Returns (noisy ids, bool mask of masked positions, p as [B, 1]),
+    on ``ids``' device. Uniforms are drawn on ``generator``'s device, so the same generator gives
+    the same masks whichever device ``ids`` are on.
     """
     batch = ids.shape[0]
-    p = mask_probability(t, eps).reshape(-1, 1).expand(batch, 1)
-    draws = torch.rand(ids.shape, generator=generator)
+    p = mask_probability(t, eps, device=ids.device).reshape(-1, 1).expand(batch, 1)
+    draw_device = generator.device if generator is not None else ids.device
+    draws = torch.rand(ids.shape, generator=generator, device=draw_device).to(ids.device)
     masked = draws < p
     if protect is not None:
-        masked = masked & ~protect.to(torch.bool).expand_as(masked)
+        masked = masked & ~protect.to(device=ids.device, dtype=torch.bool).expand_as(masked)
     noisy = torch.where(masked, torch.full_like(ids, mask_id), ids)
     return noisy, masked, p

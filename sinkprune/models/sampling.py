@@ -39,7 +39,10 @@ def _with_gumbel_noise(logits: torch.Tensor, temperature: float,
     if temperature == 0:
         return logits
     logits = logits.to(torch.float64)
-    uniform = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device=logits.device)
+    # Drawn where the generator lives (the host for torch.Generator()), then moved to the logits.
+    draw_device = generator.device if generator is not None else logits.device
+    uniform = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device=draw_device)
+    uniform = uniform.to(logits.device)
     return logits.exp() / (-torch.log(uniform)) ** temperature
 
 
@@ -93,7 +96,9 @@ def _greedy(model: SinkModel, prompt: torch.Tensor, gen_length: int, temperature
         if temperature == 0:
             token = logits.argmax(dim=-1)
         else:
-            token = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=generator)[:, 0]
+            probs = torch.softmax(logits / temperature, dim=-1)
+            draw_device = generator.device if generator is not None else probs.device
+            token = torch.multinomial(probs.to(draw_device), 1, generator=generator)[:, 0].to(x.device)
         x = torch.cat([x, token[:, None]], dim=1)
     return x
 

@@ -96,7 +96,7 @@ class SinkModel(nn.Module):
         """Token embeddings ``[B, S, D]`` and the per-layer context for ``input_ids`` ``[B, S]``."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be [B, S], got shape {tuple(input_ids.shape)}")
-        hidden = self.backbone.model.embed_tokens(input_ids)
+        hidden = self.backbone.model.embed_tokens(input_ids.to(self.device))
         seq_len = input_ids.shape[1]
         position_ids = torch.arange(seq_len, device=hidden.device).unsqueeze(0)
         rope = self.backbone.model.rotary_emb(hidden, position_ids=position_ids)

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
+from sinkprune.device import placement
 from sinkprune.prune.methods import NEEDS_SHARED, prune_model
 from sinkprune.prune.report import peak_rss_mb, sparsity_report
 from sinkprune.prune.settings import PruneSettings
@@ -25,20 +27,22 @@ def load_calibration(path: str | Path) -> torch.Tensor:
     return ids.long()
 
 
-def _setup(config_path: str | Path) -> PruneSettings:
+def _setup(config_path: str | Path) -> tuple[PruneSettings, torch.device, torch.dtype]:
     settings = PruneSettings.from_yaml(config_path)
     # Results are only byte-identical at a fixed thread count.
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
-    return settings
+    # Device and dtype stay out of PruneSettings: its fields are written into every report.
+    device, dtype = placement(yaml.safe_load(Path(config_path).read_text()) or {})
+    return settings, device, dtype
 
 
 def run_stats(model_dir: str | Path, calib: str | Path, config: str | Path, out: str | Path) -> SharedStats:
     """Compute and save the shared statistics of the dense model at ``model_dir``."""
     from sinkprune.models import load_model
 
-    settings = _setup(config)
-    model = load_model(model_dir)
+    settings, device, dtype = _setup(config)
+    model = load_model(model_dir, device=device, dtype=dtype)
     ids = load_calibration(calib)
     start = time.perf_counter()
     shared = compute_shared_stats(model, ids, settings.sinks, settings.seed)
@@ -66,7 +70,7 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
 
     if not (len(sparsities) == len(outs) == len(reports)) or (timings and len(timings) != len(sparsities)):
         raise ValueError("--sparsity, --out, --report (and --timing) need one entry per sparsity")
-    settings = _setup(config)
+    settings, device, dtype = _setup(config)
     specs = [parse_sparsity(s) for s in sparsities]
     ids = load_calibration(calib)
     shared = None
@@ -75,7 +79,7 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
         shared.check_compatible(ids, settings.sinks)
     results = []
     for i, spec in enumerate(specs):
-        model = load_model(model_dir)
+        model = load_model(model_dir, device=device, dtype=dtype)
         dense_params = sum(p.numel() for p in model.parameters())
         start = time.perf_counter()
         prune_model(model, method, spec, ids, shared, settings)

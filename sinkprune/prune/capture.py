@@ -33,7 +33,7 @@ def embed_chunks(model: Any, ids: torch.Tensor, batch_size: int = BATCH_SIZE) ->
     """Embed ``ids`` ``[N, S]`` chunk by chunk; each chunk keeps its own context from ``embed``."""
     chunks = []
     for sl in chunk_slices(ids.shape[0], batch_size):
-        hidden, ctx = model.embed(ids[sl])
+        hidden, ctx = model.embed(ids[sl].to(model.device))
         chunks.append((hidden, ctx, sl))
     return chunks
 

@@ -18,7 +18,7 @@ def sum_squares(x: torch.Tensor, omega: torch.Tensor | None = None) -> torch.Ten
     """Per-feature ``Σ_tokens (ω·x)²`` ``[D_in]`` (summed over batch and sequence)."""
     x = x.detach().float()
     if omega is not None:
-        x = x * omega.to(x.dtype).unsqueeze(-1)
+        x = x * omega.to(device=x.device, dtype=x.dtype).unsqueeze(-1)
     return (x * x).reshape(-1, x.shape[-1]).sum(dim=0)
 
 
@@ -30,18 +30,18 @@ def sequence_norms(x: torch.Tensor, omega: torch.Tensor | None = None) -> torch.
     """
     x = x.detach().float()
     if omega is not None:
-        x = x * omega.to(x.dtype).unsqueeze(-1)
+        x = x * omega.to(device=x.device, dtype=x.dtype).unsqueeze(-1)
     return torch.linalg.vector_norm(x, ord=2, dim=1).sum(dim=0)
 
 
 def wanda_scores(weight: torch.Tensor, sq_sum: torch.Tensor, tokens: int) -> torch.Tensor:
     """Wanda ``|W_ij| · sqrt(mean_tokens X_j²)`` ``[D_out, D_in]`` from ``Σ X_j²`` over ``tokens``."""
-    return magnitude_scores(weight) * torch.sqrt(sq_sum.float() / max(tokens, 1)).reshape(1, -1)
+    return magnitude_scores(weight) * torch.sqrt(sq_sum.to(weight.device).float() / max(tokens, 1)).reshape(1, -1)
 
 
 def accumulated_scores(weight: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
     """Sink-aware Wanda ``|W_ij| · acc_j`` ``[D_out, D_in]`` with ``acc`` ``[D_in]`` summed norms."""
-    return magnitude_scores(weight) * acc.float().reshape(1, -1)
+    return magnitude_scores(weight) * acc.to(weight.device).float().reshape(1, -1)
 
 
 def channel_scores(down_weight: torch.Tensor, channel_sq_sum: torch.Tensor) -> torch.Tensor:
@@ -50,7 +50,7 @@ def channel_scores(down_weight: torch.Tensor, channel_sq_sum: torch.Tensor) -> t
     down_weight: ``[D_model, I]``; channel_sq_sum: ``Σ_tokens X_c²`` ``[I]`` of the down-projection
     input (ω-weighted for the sink-aware variant). Returns ``[I]``.
     """
-    return magnitude_scores(down_weight).sum(dim=0) * torch.sqrt(channel_sq_sum.float())
+    return magnitude_scores(down_weight).sum(dim=0) * torch.sqrt(channel_sq_sum.to(down_weight.device).float())
 
 
 def channels_to_keep(scores: torch.Tensor, ratio: float) -> torch.Tensor:

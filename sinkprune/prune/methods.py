@@ -57,7 +57,7 @@ def prune_wanda(model: Any, ids: torch.Tensor, sparsity: Sparsity) -> None:
     tokens = ids.numel()
     for i in range(model.num_layers):
         modules = model.linear_modules(i)
-        sq = {name: torch.zeros(m.in_features) for name, m in modules.items()}
+        sq = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in modules.items()}
 
         def add(name: str, x: torch.Tensor, rows: slice) -> None:
             sq[name] += sum_squares(x)
@@ -75,7 +75,7 @@ def prune_sparsegpt(model: Any, ids: torch.Tensor, sparsity: Sparsity, percdamp:
     chunks = embed_chunks(model, ids)
     for i in range(model.num_layers):
         modules = model.linear_modules(i)
-        hessians = {name: HessianAccumulator(m.in_features) for name, m in modules.items()}
+        hessians = {name: HessianAccumulator(m.in_features, device=m.weight.device) for name, m in modules.items()}
 
         def add(name: str, x: torch.Tensor, rows: slice) -> None:
             hessians[name].add(x, None if omega is None else omega[rows])
@@ -106,16 +106,21 @@ def prune_sink_sparsegpt(model: Any, ids: torch.Tensor, shared: SharedStats, spa
 
 
 @torch.no_grad()
-def prune_structured(model: Any, shared: SharedStats, ratio: float, sink: bool = False) -> None:
-    """Remove ``round(ratio·I)`` MLP channels per layer by ``Σ_rows |W_down[:, c]|·‖X_c‖₂``.
-
-    ``sink=True`` uses ``‖(ω̄ ⊙ X)_c‖₂``. Norms come from the dense model (one shot); the layers
-    become physically smaller (``SinkModel.keep_mlp_channels``).
-    """
+def structured_keep(model: Any, shared: SharedStats, ratio: float, sink: bool = False) -> list[torch.Tensor]:
+    """MLP channels each layer keeps (sorted indices) when ``round(ratio·I)`` are removed by
+    ``Σ_rows |W_down[:, c]|·‖X_c‖₂`` (``sink=True``: ``‖(ω̄ ⊙ X)_c‖₂``), norms of the dense model."""
     norms = shared.channel_sq_sink if sink else shared.channel_sq
-    for i in range(model.num_layers):
-        down = model.linear_modules(i)["down_proj"]
-        keep = channels_to_keep(channel_scores(down.weight, norms[i]), ratio)
+    return [channels_to_keep(channel_scores(model.linear_modules(i)["down_proj"].weight, norms[i]), ratio)
+            for i in range(model.num_layers)]
+
+
+@torch.no_grad()
+def prune_structured(model: Any, shared: SharedStats, ratio: float, sink: bool = False) -> None:
+    """Remove ``round(ratio·I)`` MLP channels per layer (:func:`structured_keep`), one shot.
+
+    The layers become physically smaller (``SinkModel.keep_mlp_channels``).
+    """
+    for i, keep in enumerate(structured_keep(model, shared, ratio, sink)):
         model.keep_mlp_channels(i, keep)
 
 
@@ -126,6 +131,9 @@ def prune_model(model: Any, method: str, sparsity: Sparsity, ids: torch.Tensor,
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if method in NEEDS_SHARED and shared is None:
         raise ValueError(f"method {method!r} needs the shared statistics (prune stats)")
+    # Calibration batch and statistics join the model on its device (no-ops on the CPU).
+    ids = ids.to(model.device)
+    shared = None if shared is None else shared.to(model.device)
     if method in STRUCTURED:
         if sparsity.is_nm:
             raise ValueError(f"structured methods take a channel ratio like '0.30', got {sparsity.tag}")

@@ -24,15 +24,16 @@ class HessianAccumulator:
     because damping is relative to its diagonal.
     """
 
-    def __init__(self, columns: int) -> None:
-        self.sum = torch.zeros(columns, columns, dtype=torch.float32)
+    def __init__(self, columns: int, device: torch.device | str = "cpu") -> None:
+        # float32 whatever the model's dtype, as the reference accumulates H.
+        self.sum = torch.zeros(columns, columns, dtype=torch.float32, device=device)
         self.count = 0
 
     def add(self, x: torch.Tensor, omega: torch.Tensor | None = None) -> None:
         """Add activations ``x`` ``[B, S, D]`` with optional per-token weights ``omega`` ``[B, S]``."""
-        x = x.detach().float()
+        x = x.detach().to(device=self.sum.device, dtype=torch.float32)
         if omega is not None:
-            x = x * omega.to(x.dtype).unsqueeze(-1)
+            x = x * omega.to(device=x.device, dtype=x.dtype).unsqueeze(-1)
         flat = x.reshape(-1, x.shape[-1])
         self.sum += flat.T @ flat
         self.count += x.shape[0]
@@ -52,7 +53,7 @@ def _inverse_cholesky(hessian: torch.Tensor, percdamp: float) -> tuple[torch.Ten
     # the factorisation exists and zeroes the matching weights.
     h[dead, dead] = 1.0
     damp = percdamp * torch.mean(torch.diag(h))
-    idx = torch.arange(h.shape[0])
+    idx = torch.arange(h.shape[0], device=h.device)
     h[idx, idx] += damp
     lower = torch.linalg.cholesky(h)
     h_inv = torch.cholesky_inverse(lower)

@@ -14,7 +14,7 @@ For each calibration sequence and each sampled timestep t (method.md §2, §4):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +62,29 @@ class SharedStats:
         """ω̄ = 1 − s̄ ``[N, S]``, 1 at stable sinks under the unstable gate (sink-aware SparseGPT)."""
         return token_weights(self.sbar, self.stable)
 
+    def to(self, device: torch.device | str) -> "SharedStats":
+        """The same statistics with every tensor on ``device`` (self when already there)."""
+        device = torch.device(device)
+        if self.scores.device == device:
+            return self
+
+        def move(values: dict) -> dict:
+            return {k: v.to(device) for k, v in values.items()}
+
+        return replace(self, scores=self.scores.to(device),
+                       stable=None if self.stable is None else self.stable.to(device),
+                       acc=move(self.acc), channel_sq=move(self.channel_sq),
+                       channel_sq_sink=move(self.channel_sq_sink))
+
     def save(self, path: str | Path) -> None:
-        """Write to ``path`` with ``torch.save`` (plain tensors and builtins only)."""
+        """Write to ``path`` with ``torch.save`` (plain tensors and builtins only, on the host)."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"format": FORMAT_VERSION, **asdict(self)}, path)
+        torch.save({"format": FORMAT_VERSION, **asdict(self.to("cpu"))}, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "SharedStats":
-        """Read a file written by :meth:`save`."""
-        data = torch.load(path, weights_only=True)
+        """Read a file written by :meth:`save` (tensors on the host)."""
+        data = torch.load(path, weights_only=True, map_location="cpu")
         if data.pop("format", None) != FORMAT_VERSION:
             raise ValueError(f"{path}: unknown shared-statistics format; recompute with `prune stats`")
         return cls(**data)
@@ -84,11 +98,11 @@ class SharedStats:
                              f"config now has {asdict(sinks)}; recompute with `prune stats`")
 
 
-def noise_protection(model: Any, seq_len: int) -> torch.Tensor | None:
-    """Positions never masked ``[S]`` bool: Dream's first and last (logit_shift 1), else none."""
+def noise_protection(model: Any, seq_len: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
+    """Positions never masked ``[S]`` bool on ``device``: Dream's first and last (logit_shift 1), else none."""
     if not model.logit_shift:
         return None
-    protect = torch.zeros(seq_len, dtype=torch.bool)
+    protect = torch.zeros(seq_len, dtype=torch.bool, device=device)
     protect[0] = True
     protect[-1] = True
     return protect
@@ -97,15 +111,16 @@ def noise_protection(model: Any, seq_len: int) -> torch.Tensor | None:
 @torch.no_grad()
 def noisy_inputs(model: Any, ids: torch.Tensor, sinks: SinkSettings,
                  generator: torch.Generator) -> tuple[list[float], torch.Tensor]:
-    """Timesteps and forward-noised copies of ``ids`` ``[N, S]`` → ``[T, N, S]``.
+    """Timesteps and forward-noised copies of ``ids`` ``[N, S]`` → ``[T, N, S]`` on ``ids``' device.
 
-    Noise is drawn for the whole batch per timestep, so it does not depend on chunking.
+    Noise is drawn for the whole batch per timestep, so it does not depend on chunking, and
+    from ``generator`` (on the host), so it does not depend on the model's device either.
     """
     steps = sampled_timesteps(sinks.diffusion_steps, sinks.sample_every)
     if model.mask_id is None:
         # Causal reference models have no mask token: their "trajectory" is the clean input.
         return steps, ids.unsqueeze(0).expand(len(steps), *ids.shape).clone()
-    protect = noise_protection(model, ids.shape[1])
+    protect = noise_protection(model, ids.shape[1], ids.device)
     noisy = [forward_noise(ids, t, model.mask_id, eps=sinks.mask_eps, generator=generator,
                            protect=protect)[0] for t in steps]
     return steps, torch.stack(noisy)
@@ -122,8 +137,8 @@ def run_blocks(model: Any, ids: torch.Tensor) -> None:
 @torch.no_grad()
 def sink_score_passes(model: Any, noisy: torch.Tensor, sinks: SinkSettings,
                       batch_size: int = BATCH_SIZE) -> torch.Tensor:
-    """s_t for every noisy input ``[T, N, S]`` → scores ``[T, N, S]`` (first forward pass)."""
-    scores = torch.empty(noisy.shape, dtype=torch.float32)
+    """s_t for every noisy input ``[T, N, S]`` → scores ``[T, N, S]`` float32 (first forward pass)."""
+    scores = torch.empty(noisy.shape, dtype=torch.float32, device=model.device)
     with model.observe_attention() as recorder:
         for t in range(noisy.shape[0]):
             for sl in chunk_slices(noisy.shape[1], batch_size):
@@ -150,7 +165,8 @@ def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, sc
     Returns (acc per linear ``[D_in]``, Σ X² and Σ (ω̄X)² per layer's down-projection input ``[I]``).
     """
     linears = all_linear_modules(model)
-    acc = {name: torch.zeros(m.in_features) for name, m in linears.items()}
+    # float32 accumulators on the model's device, whatever the model's dtype (released code).
+    acc = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in linears.items()}
     current: dict[str, Any] = {"x": None}
 
     def add_norms(name: str, x: torch.Tensor) -> None:
@@ -167,8 +183,8 @@ def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, sc
                 run_blocks(model, noisy[t, sl])
 
     downs = {i: model.linear_modules(i)["down_proj"] for i in range(model.num_layers)}
-    plain = {i: torch.zeros(m.in_features) for i, m in downs.items()}
-    weighted = {i: torch.zeros(m.in_features) for i, m in downs.items()}
+    plain = {i: torch.zeros(m.in_features, device=m.weight.device) for i, m in downs.items()}
+    weighted = {i: torch.zeros(m.in_features, device=m.weight.device) for i, m in downs.items()}
     omega_bar = token_weights(scores.mean(dim=0), stable)
 
     def add_channels(name: str, x: torch.Tensor) -> None:
@@ -185,14 +201,19 @@ def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, sc
 
 def compute_shared_stats(model: Any, ids: torch.Tensor, sinks: SinkSettings, seed: int,
                          batch_size: int = BATCH_SIZE) -> SharedStats:
-    """All shared statistics of ``model`` on calibration ``ids`` ``[N, S]`` (module docstring)."""
+    """All shared statistics of ``model`` on calibration ``ids`` ``[N, S]`` (module docstring).
+
+    Noise is drawn on the host; the passes run on the model's device; the result is on the host.
+    """
     generator = torch.Generator().manual_seed(seed)
+    ids = ids.cpu()
     steps, noisy = noisy_inputs(model, ids, sinks, generator)
-    scores = sink_score_passes(model, noisy, sinks, batch_size)
+    on_device = noisy.to(model.device)
+    scores = sink_score_passes(model, on_device, sinks, batch_size)
     stable = stable_mask(scores, sinks)
-    acc, plain, weighted = accumulate_statistics(model, ids, noisy, scores, stable, batch_size)
+    acc, plain, weighted = accumulate_statistics(model, ids.to(model.device), on_device, scores, stable, batch_size)
     meta = {"calib_sha256": ids_digest(ids), "sinks": asdict(sinks), "seed": seed,
             "n_samples": int(ids.shape[0]), "seq_len": int(ids.shape[1]), "batch_size": batch_size,
             "masked_fraction": float((noisy != ids.unsqueeze(0)).float().mean())}
     return SharedStats(timesteps=steps, scores=scores, stable=stable, acc=acc, channel_sq=plain,
-                       channel_sq_sink=weighted, meta=meta)
+                       channel_sq_sink=weighted, meta=meta).to("cpu")

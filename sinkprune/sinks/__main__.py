@@ -20,6 +20,7 @@ def trajectory_command(args: argparse.Namespace) -> None:
     """Load model and calibration batch, run one trajectory, write its .npz."""
     import torch
 
+    from sinkprune.device import placement
     from sinkprune.models import load_model
     from sinkprune.sinks.settings import AnalysisSettings
     from sinkprune.sinks.store import save_trajectory
@@ -28,7 +29,8 @@ def trajectory_command(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     set_threads(config)
     settings = AnalysisSettings.from_config(config)
-    model = load_model(args.model)
+    device, dtype = placement(config)
+    model = load_model(args.model, device=device, dtype=dtype)
     ids = torch.load(args.calib)["input_ids"]
     start = time.perf_counter()
     traj = build_trajectory(model, ids, args.kind, settings)
