@@ -16,7 +16,9 @@ if workflow.config_settings.config:
     )
 if len(workflow.configfiles) != 1:
     raise ConfigError(f"pass exactly one --configfile (got {list(workflow.configfiles)})")
-CONFIGFILE = workflow.configfiles[0]
+# Resolved through symlinks: the slurm profile names config/paper.yaml through a link, and the
+# path is a rerun-triggering param, so both spellings must give the same string.
+CONFIGFILE = os.path.realpath(workflow.configfiles[0])
 # Rules run the interpreter that runs Snakemake (the project's venv), unless Snakemake itself
 # deploys the conda environment of each rule (--sdm conda), where `python` is that env's.
 _CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.deployment_method)
