@@ -92,7 +92,7 @@ RESOURCE_KEYS = ("mem_mb", "runtime", "gpu", "cpus_per_task", "slurm_partition",
 
 
 def resources_for(rule_name):
-    """Every resource a rule requests, from the config (`resources: **resources_for("rule")`)."""
+    """Every resource one rule requests, from the config; used as `**resources_for(name)`."""
     values = {key: res(rule_name, key) for key in RESOURCE_KEYS}
     return {key: value for key, value in values.items() if value is not None}
 
