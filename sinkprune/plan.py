@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,7 +329,7 @@ class Planner:
 
         s = AnalysisSettings.from_config(self.config)
         steps = len(range(s.sample_every, s.diffusion_steps + 1, s.sample_every))
-        tokens_seq, n, S = self.calib_len, self.n_calib, self.calib_len
+        n, S = self.n_calib, self.calib_len
         group = bool(self.config["prune"].get("group_sparsities", True))
         for m in self.pruned:
             arch, w = self.arch[m], self.weights(m)
@@ -340,7 +339,7 @@ class Planner:
             if any(meth in NEEDS_SHARED for meth in self.methods):
                 # Sink scores at each sampled timestep, accumulators at each, one clean pass for
                 # the channel norms: (2T + 1) forwards of the calibration batch without the head.
-                flops = (2 * steps + 1) * n * arch.forward_flops(tokens_seq, head_rows=0)
+                flops = (2 * steps + 1) * n * arch.forward_flops(S, head_rows=0)
                 self.add("prune_stats", f"model={m}", "prune", flops=flops, load_bytes=w,
                          out_bytes=steps * n * S * 4 * 2 + 4 * arch.layers * (6 * arch.hidden + 3 * arch.intermediate),
                          gpu_mem=w + observed, host_mem=self.base + w)
