@@ -31,6 +31,7 @@ include: "rules/figures.smk"
 include: "rules/checksums.smk"
 include: "rules/audit.smk"
 include: "rules/paper.smk"
+include: "rules/plan.smk"
 
 
 rule all:

@@ -17,6 +17,8 @@ rule audit:
         config=CONFIGFILE,
         # The audit reads only the `audit:` and `scale` keys; rerun when they change.
         audit=json.dumps({"audit": config.get("audit", {}), "scale": config.get("scale")}, sort_keys=True),
+    resources:
+        **resources_for("audit"),
     log:
         "logs/audit/audit.log",
     localrule: True

@@ -15,6 +15,8 @@ rule manifest:
     params:
         py=PY,
         code=CHECKSUMS_CODE,
+    resources:
+        **resources_for("checksums"),
     log:
         "logs/checksums/manifest.log",
     localrule: True
@@ -34,6 +36,8 @@ rule verify:
     params:
         py=PY,
         code=CHECKSUMS_CODE,
+    resources:
+        **resources_for("checksums"),
     log:
         "logs/checksums/verify.log",
     localrule: True
@@ -62,6 +66,8 @@ rule provenance:
         repo=lambda w: PROVENANCE_REPO,
         git=json.dumps(_git_state(PROVENANCE_REPO), sort_keys=True),
         packages=json.dumps(_package_versions(), sort_keys=True),
+    resources:
+        **resources_for("checksums"),
     log:
         "logs/checksums/provenance.log",
     localrule: True

@@ -6,6 +6,7 @@ import sys
 
 from sinkprune.codehash import code_hash
 from sinkprune.config import ConfigError, validate_config
+from sinkprune.prune.names import NEEDS_SHARED
 
 validate_config(config, source="config")
 if workflow.config_settings.config:
@@ -15,7 +16,9 @@ if workflow.config_settings.config:
     )
 if len(workflow.configfiles) != 1:
     raise ConfigError(f"pass exactly one --configfile (got {list(workflow.configfiles)})")
-CONFIGFILE = workflow.configfiles[0]
+# Resolved through symlinks: the slurm profile names config/paper.yaml through a link, and the
+# path is a rerun-triggering param, so both spellings must give the same string.
+CONFIGFILE = os.path.realpath(workflow.configfiles[0])
 # Rules run the interpreter that runs Snakemake (the project's venv), unless Snakemake itself
 # deploys the conda environment of each rule (--sdm conda), where `python` is that env's.
 _CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.deployment_method)
@@ -67,7 +70,7 @@ def model_input(model, state="trained"):
 
 def cfg(*keys):
     """Config sections a rule depends on (as params, so changing them reruns only that rule)."""
-    return json.dumps({k: config[k] for k in keys}, sort_keys=True)
+    return json.dumps({k: config.get(k) for k in keys}, sort_keys=True)
 
 
 def source_hash(*modules, entry=None):
@@ -81,6 +84,29 @@ def res(rule_name, key, default=None):
     table = config.get("resources", {})
     value = table.get(rule_name, {}).get(key, table.get("default", {}).get(key, default))
     return value
+
+
+# Resource names read by snakemake-executor-plugin-slurm 2.8 (and, for mem_mb / runtime / gpu,
+# by local scheduling); each is taken from config 'resources.<rule>' or 'resources.default'.
+RESOURCE_KEYS = ("mem_mb", "runtime", "gpu", "cpus_per_task", "slurm_partition", "slurm_account", "slurm_extra")
+
+
+def resources_for(rule_name):
+    """Every resource one rule requests, from the config; used as `**resources_for(name)`."""
+    values = {key: res(rule_name, key) for key in RESOURCE_KEYS}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+# Job grouping (defaults as in the schema). Mini: one prune and one evaluation job per model ×
+# method, since start-up costs more than the work; paper: one prune job per sparsity and one
+# evaluation job per pruned model × task, merged into one JSON per pruned model.
+GROUP_SPARSITIES = bool(config["prune"].get("group_sparsities", True))
+EVAL_SPLIT = config["eval"].get("split", "grouped")
+
+
+def shared_stats_input(wildcards):
+    """shared.pt for the methods that read it; baselines do not wait for the sink statistics."""
+    return [f"results/prune/{wildcards.model}/shared.pt"] if wildcards.method in NEEDS_SHARED else []
 
 
 def eval_files():
@@ -126,6 +152,23 @@ def manifest_inputs():
 def init_checkpoint(wildcards):
     parent = config["models"][wildcards.model]["train"].get("init_from")
     return [f"results/models/{parent}/trained"] if parent else []
+
+
+def eval_task_files(model, method, sparsity):
+    """Per-task evaluation results of one model (eval.split: task), merged into its eval JSON."""
+    return [f"results/eval_tasks/{model}/{method}/{sparsity}/{task}.json" for task in TASKS]
+
+
+def eval_checkpoint(wildcards):
+    """The checkpoint one per-task evaluation job scores: the dense model or one pruned model."""
+    if wildcards.method == "dense":
+        return model_input(wildcards.model)
+    return [f"results/prune/{wildcards.model}/{wildcards.method}/{wildcards.sparsity}/model"]
+
+
+def eval_model_arg(wildcards, input):
+    """--model of a per-task evaluation job (a hub id for a dense paper model)."""
+    return model_dir(wildcards.model) if wildcards.method == "dense" else input.model[0]
 
 
 def pruned_checkpoints(wildcards):

@@ -11,6 +11,8 @@ rule corpus:
         code=source_hash("sinkprune.data.corpus", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         cfg=cfg("data"),
+    resources:
+        **resources_for("corpus"),
     log:
         "logs/data/corpus.log",
     conda:
@@ -30,6 +32,8 @@ rule tokenizer:
         code=source_hash("sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         cfg=cfg("seed", "data"),
+    resources:
+        **resources_for("tokenizer"),
     log:
         "logs/data/tokenizer.log",
     conda:
@@ -54,6 +58,8 @@ rule streams:
         ),
         config=CONFIGFILE,
         cfg=cfg("seed", "data"),
+    resources:
+        **resources_for("streams"),
     log:
         "logs/data/streams.log",
     conda:
@@ -81,6 +87,8 @@ rule calibration:
         tokenizer=lambda w: tokenizer_source(w.model),
         heldout=lambda w, input: f"--heldout {input.heldout}" if input.heldout else "",
         cfg=cfg("seed", "data"),
+    resources:
+        **resources_for("calibration"),
     log:
         "logs/data/calibration/{model}.log",
     conda:
@@ -98,6 +106,8 @@ rule tasks:
         code=source_hash("sinkprune.evaluate.tasks", entry="sinkprune.evaluate.__main__"),
         config=CONFIGFILE,
         cfg=cfg("seed", "data", "eval"),
+    resources:
+        **resources_for("tasks"),
     log:
         "logs/data/tasks.log",
     conda:

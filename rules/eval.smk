@@ -1,6 +1,6 @@
 # Evaluate stage: lm-eval on the offline mini tasks (or the paper's benchmarks).
 
-# Package source both evaluation rules run (a param: editing it reruns them).
+# Package source every evaluation rule runs (a param: editing it reruns them).
 EVAL_CODE = source_hash(
     "sinkprune.evaluate.run",
     "sinkprune.models.checkpoint",
@@ -8,65 +8,118 @@ EVAL_CODE = source_hash(
     entry="sinkprune.evaluate.__main__",
 )
 
+if EVAL_SPLIT == "grouped":
 
-rule evaluate_dense:
-    input:
-        model=lambda w: model_input(w.model),
-        tasks=TASK_DIRS,
-    output:
-        "results/eval/{model}/dense/0.00.json",
-    params:
-        py=PY,
-        code=EVAL_CODE,
-        config=CONFIGFILE,
-        models=lambda w: f"--model {model_dir(w.model)}",
-        outs=lambda w, output: " ".join(f"--out {o}" for o in output),
-        tasks=",".join(TASKS),
-        tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-        cfg=cfg("seed", "eval"),
-    threads: config["threads"]
-    resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-        gpu=res("evaluate", "gpu"),
-    log:
-        "logs/eval/{model}/dense.log",
-    benchmark:
-        "benchmarks/eval/{model}/dense.tsv"
-    conda:
-        "../environment.yml"
-    shell:
-        "{params.py} sinkprune.evaluate --config {params.config} {params.models} {params.tasks_dir} "
-        "--tasks {params.tasks} {params.outs} > {log} 2>&1"
+    rule evaluate_dense:
+        input:
+            model=lambda w: model_input(w.model),
+            tasks=TASK_DIRS,
+        output:
+            "results/eval/{model}/dense/0.00.json",
+        params:
+            py=PY,
+            code=EVAL_CODE,
+            config=CONFIGFILE,
+            models=lambda w: f"--model {model_dir(w.model)}",
+            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+            tasks=",".join(TASKS),
+            tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
+            cfg=cfg("seed", "device", "dtype", "eval"),
+        threads: config["threads"]
+        resources:
+            **resources_for("evaluate"),
+        log:
+            "logs/eval/{model}/dense.log",
+        benchmark:
+            "benchmarks/eval/{model}/dense.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "{params.py} sinkprune.evaluate --config {params.config} {params.models} {params.tasks_dir} "
+            "--tasks {params.tasks} {params.outs} > {log} 2>&1"
 
+    # One job per model × method evaluates every sparsity of that method: at mini scale imports and
+    # task loading cost more than one model's evaluation (structured ratios: second rule).
+    use rule evaluate_dense as evaluate with:
+        input:
+            models=pruned_checkpoints,
+            tasks=TASK_DIRS,
+        output:
+            [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"]["sparsities"]],
+        params:
+            py=PY,
+            code=EVAL_CODE,
+            config=CONFIGFILE,
+            models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
+            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+            tasks=",".join(TASKS),
+            tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
+            cfg=cfg("seed", "device", "dtype", "eval"),
+        wildcard_constraints:
+            method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
+        log:
+            "logs/eval/{model}/{method}.log",
+        benchmark:
+            "benchmarks/eval/{model}/{method}.tsv"
 
-# One job per model × method evaluates every sparsity of that method: at mini scale imports and
-# task loading cost more than one model's evaluation (structured ratios: second rule).
-use rule evaluate_dense as evaluate with:
-    input:
-        models=pruned_checkpoints,
-        tasks=TASK_DIRS,
-    output:
-        [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"]["sparsities"]],
-    params:
-        py=PY,
-        code=EVAL_CODE,
-        config=CONFIGFILE,
-        models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
-        outs=lambda w, output: " ".join(f"--out {o}" for o in output),
-        tasks=",".join(TASKS),
-        tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-        cfg=cfg("seed", "eval"),
-    wildcard_constraints:
-        method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
-    log:
-        "logs/eval/{model}/{method}.log",
-    benchmark:
-        "benchmarks/eval/{model}/{method}.tsv"
+    use rule evaluate as evaluate_structured with:
+        output:
+            [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"].get("structured_ratios", [])],
+        wildcard_constraints:
+            method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
 
+else:
 
-use rule evaluate as evaluate_structured with:
-    output:
-        [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"].get("structured_ratios", [])],
-    wildcard_constraints:
-        method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
+    # eval.split: task (the paper setting): one job per evaluated model × task, so each job's
+    # estimated time fits its runtime (`snakemake plan`) and a timeout loses one task, not a
+    # model's whole evaluation; merge_eval joins the tasks into the same JSON one job would write.
+    rule evaluate_task:
+        input:
+            model=eval_checkpoint,
+            tasks=TASK_DIRS,
+        output:
+            "results/eval_tasks/{model}/{method}/{sparsity}/{task}.json",
+        params:
+            py=PY,
+            code=EVAL_CODE,
+            config=CONFIGFILE,
+            model=eval_model_arg,
+            tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
+            cfg=cfg("seed", "device", "dtype", "eval"),
+        wildcard_constraints:
+            method="|".join(["dense", *sorted(METHODS)]),
+            sparsity=r"0\.00|\d\.\d\d|\d+-\d+",
+            task="|".join(map(re.escape, TASKS)),
+        threads: config["threads"]
+        resources:
+            **resources_for("evaluate"),
+        log:
+            "logs/eval/{model}/{method}/{sparsity}/{task}.log",
+        benchmark:
+            "benchmarks/eval/{model}/{method}/{sparsity}/{task}.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "{params.py} sinkprune.evaluate --config {params.config} --model {params.model} {params.tasks_dir} "
+            "--tasks {wildcards.task} --out {output} > {log} 2>&1"
+
+    rule merge_eval:
+        input:
+            lambda w: eval_task_files(w.model, w.method, w.sparsity),
+        output:
+            "results/eval/{model}/{method}/{sparsity}.json",
+        params:
+            py=PY,
+            code=source_hash("sinkprune.evaluate.merge"),
+        wildcard_constraints:
+            method="|".join(["dense", *sorted(METHODS)]),
+            sparsity=r"0\.00|\d\.\d\d|\d+-\d+",
+        resources:
+            **resources_for("merge_eval"),
+        log:
+            "logs/eval/{model}/{method}/{sparsity}.merge.log",
+        localrule: True
+        conda:
+            "../environment.yml"
+        shell:
+            "{params.py} sinkprune.evaluate.merge {input} --out {output} > {log} 2>&1"

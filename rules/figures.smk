@@ -13,6 +13,8 @@ rule fig_sink_variance:
     params:
         py=PY,
         code=SINK_FIGURES_CODE,
+    resources:
+        **resources_for("figures"),
     log:
         "logs/figures/sink_variance.log",
     conda:
@@ -30,6 +32,8 @@ rule fig_sink_layers:
     params:
         py=PY,
         code=SINK_FIGURES_CODE,
+    resources:
+        **resources_for("figures"),
     log:
         "logs/figures/sink_layers.log",
     conda:
@@ -49,6 +53,8 @@ rule fig_sink_heatmap:
     params:
         py=PY,
         code=SINK_FIGURES_CODE,
+    resources:
+        **resources_for("figures"),
     log:
         "logs/figures/sink_heatmap/{model}.log",
     conda:
@@ -67,6 +73,8 @@ rule fig_accuracy:
     params:
         py=PY,
         code=source_hash("sinkprune.figures.accuracy", entry="sinkprune.figures.__main__"),
+    resources:
+        **resources_for("figures"),
     log:
         "logs/figures/accuracy.log",
     conda:

@@ -27,9 +27,7 @@ rule train_model:
         init=lambda w, input: f"--init {input.init}" if input.init else "",
     threads: config["threads"]
     resources:
-        mem_mb=res("train_model", "mem_mb"),
-        runtime=res("train_model", "runtime"),
-        gpu=res("train_model", "gpu"),
+        **resources_for("train_model"),
     log:
         "logs/models/{model}.log",
     benchmark:
@@ -56,14 +54,12 @@ rule init_untrained:
             entry="sinkprune.models.__main__",
         ),
         config=CONFIGFILE,
-        cfg=lambda w: json.dumps({"seed": config["seed"], "model": config["models"][w.model]}, sort_keys=True),
+        cfg=lambda w: json.dumps({"seed": config["seed"], "dtype": config.get("dtype"), "model": config["models"][w.model]}, sort_keys=True),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in MODELS if not is_trained(m)) or "NO_HUB_MODELS",
     threads: config["threads"]
     resources:
-        mem_mb=res("init_untrained", "mem_mb"),
-        runtime=res("init_untrained", "runtime"),
-        gpu=res("init_untrained", "gpu"),
+        **resources_for("init_untrained"),
     log:
         "logs/models/{model}.untrained.log",
     conda:

@@ -13,6 +13,8 @@ rule paper_pdf:
     params:
         # main.tex loops over these to include one heatmap per model.
         models=",".join(MODELS),
+    resources:
+        **resources_for("paper_pdf"),
     log:
         "logs/paper/main.log",
     localrule: True

@@ -15,12 +15,10 @@ rule prune_stats:
         code=PRUNE_CODE,
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
-        cfg=cfg("seed", "sinks", "prune"),
+        cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
     threads: config["threads"]
     resources:
-        mem_mb=res("prune_stats", "mem_mb"),
-        runtime=res("prune_stats", "runtime"),
-        gpu=res("prune_stats", "gpu"),
+        **resources_for("prune_stats"),
     log:
         "logs/prune/{model}/stats.log",
     benchmark:
@@ -32,55 +30,93 @@ rule prune_stats:
         "--calib {input.calib} --out {output} > {log} 2>&1"
 
 
-# One job per model × method prunes every sparsity of that method from the dense model: at mini
-# scale a job's start-up (imports, loading) costs more than the pruning itself. Structured
-# methods run at their own channel ratios, hence the second rule.
-rule prune:
-    input:
-        model=lambda w: model_input(w.model),
-        calib="results/data/calibration/{model}.pt",
-        shared="results/prune/{model}/shared.pt",
-    output:
-        models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"]["sparsities"]],
-        reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
-    params:
-        py=PY,
-        code=PRUNE_CODE,
-        config=CONFIGFILE,
-        model=lambda w: model_dir(w.model),
-        sparsities=config["prune"]["sparsities"],
-        timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
-        cfg=cfg("seed", "sinks", "prune"),
-    wildcard_constraints:
-        method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
-    threads: config["threads"]
-    resources:
-        mem_mb=res("prune", "mem_mb"),
-        runtime=res("prune", "runtime"),
-        gpu=res("prune", "gpu"),
-    log:
-        "logs/prune/{model}/{method}.log",
-    benchmark:
-        "benchmarks/prune/{model}/{method}.tsv"
-    conda:
-        "../environment.yml"
-    shell:
-        "{params.py} sinkprune.prune run --config {params.config} --model {params.model} --calib {input.calib} "
-        "--shared {input.shared} --method {wildcards.method} --sparsity {params.sparsities} "
-        "--out {output.models} --report {output.reports} --timing {params.timings} > {log} 2>&1"
+if GROUP_SPARSITIES:
 
+    # One job per model × method prunes every sparsity of that method from the dense model: at
+    # mini scale a job's start-up (imports, loading) costs more than the pruning itself.
+    # Structured methods run at their own channel ratios, hence the second rule.
+    rule prune:
+        input:
+            model=lambda w: model_input(w.model),
+            calib="results/data/calibration/{model}.pt",
+            shared=shared_stats_input,
+        output:
+            models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"]["sparsities"]],
+            reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
+        params:
+            py=PY,
+            code=PRUNE_CODE,
+            config=CONFIGFILE,
+            model=lambda w: model_dir(w.model),
+            shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
+            sparsities=config["prune"]["sparsities"],
+            timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
+            cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
+        wildcard_constraints:
+            method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
+        threads: config["threads"]
+        resources:
+            **resources_for("prune"),
+        log:
+            "logs/prune/{model}/{method}.log",
+        benchmark:
+            "benchmarks/prune/{model}/{method}.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "{params.py} sinkprune.prune run --config {params.config} --model {params.model} --calib {input.calib} "
+            "{params.shared} --method {wildcards.method} --sparsity {params.sparsities} "
+            "--out {output.models} --report {output.reports} --timing {params.timings} > {log} 2>&1"
 
-use rule prune as prune_structured with:
-    output:
-        models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"].get("structured_ratios", [])],
-        reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
-    params:
-        py=PY,
-        code=PRUNE_CODE,
-        config=CONFIGFILE,
-        model=lambda w: model_dir(w.model),
-        sparsities=config["prune"].get("structured_ratios", []),
-        timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
-        cfg=cfg("seed", "sinks", "prune"),
-    wildcard_constraints:
-        method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
+    use rule prune as prune_structured with:
+        output:
+            models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"].get("structured_ratios", [])],
+            reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
+        params:
+            py=PY,
+            code=PRUNE_CODE,
+            config=CONFIGFILE,
+            model=lambda w: model_dir(w.model),
+            shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
+            sparsities=config["prune"].get("structured_ratios", []),
+            timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
+            cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
+        wildcard_constraints:
+            method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
+
+else:
+
+    # One job per model × method × sparsity (prune.group_sparsities: false, the paper setting):
+    # an 8B job loads the model, prunes and saves one checkpoint, so each fits its own limits
+    # and a failure costs one sparsity. The checkpoint is temp(): removed once its evaluations ran.
+    rule prune:
+        input:
+            model=lambda w: model_input(w.model),
+            calib="results/data/calibration/{model}.pt",
+            shared=shared_stats_input,
+        output:
+            model=temp(directory("results/prune/{model}/{method}/{sparsity}/model")),
+            report="results/prune/{model}/{method}/{sparsity}/report.json",
+        params:
+            py=PY,
+            code=PRUNE_CODE,
+            config=CONFIGFILE,
+            model=lambda w: model_dir(w.model),
+            shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
+            timing="benchmarks/prune/{model}/{method}/{sparsity}.json",
+            cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
+        wildcard_constraints:
+            method="|".join(sorted(METHODS)) or "NONE",
+        threads: config["threads"]
+        resources:
+            **resources_for("prune"),
+        log:
+            "logs/prune/{model}/{method}/{sparsity}.log",
+        benchmark:
+            "benchmarks/prune/{model}/{method}/{sparsity}.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "{params.py} sinkprune.prune run --config {params.config} --model {params.model} --calib {input.calib} "
+            "{params.shared} --method {wildcards.method} --sparsity {wildcards.sparsity} "
+            "--out {output.model} --report {output.report} --timing {params.timing} > {log} 2>&1"

@@ -20,14 +20,12 @@ rule sink_trajectory:
         ),
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model, w.state),
-        cfg=cfg("seed", "sinks"),
+        cfg=cfg("seed", "device", "dtype", "sinks"),
     wildcard_constraints:
         kind="noised|generate|ar_prefix",
     threads: config["threads"]
     resources:
-        mem_mb=res("sink_trajectory", "mem_mb"),
-        runtime=res("sink_trajectory", "runtime"),
-        gpu=res("sink_trajectory", "gpu"),
+        **resources_for("sink_trajectory"),
     log:
         "logs/sinks/{model}/{state}/{kind}.log",
     benchmark:
@@ -57,6 +55,8 @@ rule sink_summary:
         ),
         config=CONFIGFILE,
         cfg=cfg("seed", "sinks", "models"),
+    resources:
+        **resources_for("sink_summary"),
     log:
         "logs/sinks/summary.log",
     conda:

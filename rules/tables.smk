@@ -13,6 +13,8 @@ rule main_table:
         code=source_hash("sinkprune.tables"),
         config=CONFIGFILE,
         cfg=cfg("tables", "models"),
+    resources:
+        **resources_for("main_table"),
     log:
         "logs/tables/main.log",
     conda:

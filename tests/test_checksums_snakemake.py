@@ -2,7 +2,7 @@
 recovery documented in docs/reproducibility.md (`--forcerun <file>`) restores it.
 
 A two-rule toy workflow stands in for the DAG: it includes our rules file unchanged and defines
-the four names rules/common.smk provides (PY, CONFIGFILE, manifest_inputs, source_hash).
+the names rules/common.smk provides (PY, CONFIGFILE, manifest_inputs, source_hash, resources_for).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ def manifest_inputs():
 def source_hash(*modules, entry=None):
     from sinkprune.codehash import code_hash
     return code_hash(*modules, entry=entry, root="{REPO}")
+
+def resources_for(name):
+    return {{"mem_mb": 1000, "runtime": 10}}
 
 rule stage1:
     output: "results/stage1/a.txt"

@@ -76,6 +76,11 @@ def test_main_table_covers_every_run(run_dir):
     assert pruned["achieved_sparsity"].between(0.45, 0.55).all()
 
 
+def test_pruned_checkpoints_are_removed_after_their_evaluation(run_dir):
+    assert (run_dir / "results/prune/tiny-llada/wanda/0.50/report.json").exists()
+    assert not list((run_dir / "results/prune").glob("*/*/*/model")), "temp() checkpoints were kept"
+
+
 def test_second_run_has_nothing_to_do(run_dir):
     out = snakemake(run_dir, "-n", "all")
     assert "Nothing to be done" in out.stdout + out.stderr

@@ -47,13 +47,16 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
     tasks = args.tasks.split(",") if args.tasks else settings["tasks"]
     if len(args.model) != len(args.out):
         raise KeyError(f"give one --out per --model ({len(args.model)} models, {len(args.out)} outputs)")
+    # A per-task job (eval.split: task) runs a subset of eval.tasks: shot counts of the config's
+    # other tasks are dropped, while a name in no task list still fails in resolve_tasks.
+    shots = {k: v for k, v in settings["num_fewshot"].items() if k in tasks or k not in settings["tasks"]}
     # Everything that can fail on input is checked here, before any model is loaded.
-    first = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"])
+    first = resolve_tasks(tasks, args.tasks_dir, shots)
     for model in args.model:
         resolve_checkpoint(model)  # FileNotFoundError naming the directory or hub id
     for i, (model, out) in enumerate(zip(args.model, args.out)):
         # Fresh task objects per model, so each result equals that of a run on its own.
-        resolved = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"]) if i else first
+        resolved = resolve_tasks(tasks, args.tasks_dir, shots) if i else first
         write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"]),
                                     device=config.get("device"), dtype=config.get("dtype")), out)
         print(f"wrote {out}")

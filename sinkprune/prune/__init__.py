@@ -6,10 +6,20 @@ computes the per-model shared statistics once; ``methods`` holds one function pe
 ``api`` and ``__main__`` are the file-level edges used by ``rules/prune.smk``.
 """
 
-from sinkprune.prune.methods import METHODS, prune_model
-from sinkprune.prune.settings import PruneSettings, SinkSettings
-from sinkprune.prune.sparsity import Sparsity, parse_sparsity
-from sinkprune.prune.stats import SharedStats, compute_shared_stats
+from importlib import import_module
+from typing import Any
+
+# Exports are loaded on first use (PEP 562): the Snakefile imports ``sinkprune.prune.names`` at
+# DAG build time, which must not pay torch's multi-second import.
+_EXPORTS = {"METHODS": "names", "prune_model": "methods", "PruneSettings": "settings", "SinkSettings": "settings",
+            "Sparsity": "sparsity", "parse_sparsity": "sparsity", "SharedStats": "stats",
+            "compute_shared_stats": "stats"}
 
 __all__ = ["METHODS", "PruneSettings", "SharedStats", "SinkSettings", "Sparsity", "compute_shared_stats",
            "parse_sparsity", "prune_model"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sinkprune.prune' has no attribute {name!r}")
+    return getattr(import_module(f"sinkprune.prune.{_EXPORTS[name]}"), name)

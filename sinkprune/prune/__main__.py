@@ -1,7 +1,7 @@
 """``python -m sinkprune.prune {stats,run}``: thin command line over :mod:`sinkprune.prune.api`.
 
 stats: ``--model DIR --calib calibration.pt --config CONFIG.yaml --out shared.pt``
-run:   ``--model DIR --calib FILE --shared FILE --method M --sparsity S [S ...] --config CONFIG.yaml
+run:   ``--model DIR --calib FILE [--shared FILE] --method M --sparsity S [S ...] --config CONFIG.yaml
         --out DIR [DIR ...] --report FILE.json [...] [--timing FILE.json ...]``
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from sinkprune.prune.api import run_pruning, run_stats
-from sinkprune.prune.methods import METHODS
+from sinkprune.prune.names import METHODS, NEEDS_SHARED
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--calib", required=True, help="calibration.pt with input_ids [N, S]")
         p.add_argument("--config", required=True, help="config YAML (seed, threads, sinks, prune)")
     stats.add_argument("--out", required=True, help="shared.pt to write")
-    run.add_argument("--shared", required=True, help="shared.pt from `stats`")
+    run.add_argument("--shared", default=None,
+                     help="shared.pt from `stats` (needed by " + ", ".join(NEEDS_SHARED) + ")")
     run.add_argument("--method", required=True, choices=METHODS)
     run.add_argument("--sparsity", required=True, nargs="+",
                      help="one or more of '0.50', '2-4' (or '2:4'), or a channel ratio '0.30'")
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--timing", nargs="*", default=None,
                      help="JSON with measured wall time and peak memory per sparsity (outside results/)")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.method in NEEDS_SHARED and args.shared is None:
+        parser.error(f"--method {args.method} needs --shared (shared.pt from `stats`)")
     if args.command == "stats":
         run_stats(args.model, args.calib, args.config, args.out)
     else:

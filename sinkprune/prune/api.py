@@ -56,7 +56,7 @@ def run_stats(model_dir: str | Path, calib: str | Path, config: str | Path, out:
     return shared
 
 
-def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Path, method: str,
+def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Path | None, method: str,
                 sparsities: list[str], config: str | Path, outs: list[str | Path],
                 reports: list[str | Path], timings: list[str | Path] | None = None) -> list[dict[str, Any]]:
     """Prune the dense model at ``model_dir`` once per sparsity; save each to ``outs[i]``.

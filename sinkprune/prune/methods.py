@@ -16,15 +16,11 @@ import torch
 from sinkprune.prune.capture import Chunk, embed_chunks, input_hooks, run_layer_chunks
 from sinkprune.prune.importance import (accumulated_scores, channel_scores, channels_to_keep,
                                         magnitude_scores, sum_squares, wanda_scores)
+from sinkprune.prune.names import METHODS, NEEDS_SHARED, STRUCTURED, UNSTRUCTURED  # noqa: F401 (re-exported)
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsegpt import HessianAccumulator, sparsegpt_prune
 from sinkprune.prune.sparsity import Sparsity, select_mask
 from sinkprune.prune.stats import SharedStats
-
-UNSTRUCTURED = ("magnitude", "wanda", "sparsegpt", "sink_wanda", "sink_sparsegpt")
-STRUCTURED = ("structured", "sink_structured")
-METHODS = UNSTRUCTURED + STRUCTURED
-NEEDS_SHARED = ("sink_wanda", "sink_sparsegpt", "structured", "sink_structured")
 
 
 def _zero(module: torch.nn.Linear, mask: torch.Tensor) -> None:

@@ -1,0 +1,78 @@
+"""Merge per-task evaluation results into the JSON one job over every task writes.
+
+    python -m sinkprune.evaluate.merge results/eval_tasks/M/meth/0.50/*.json --out results/eval/M/meth/0.50.json
+
+With ``eval.split: task`` (paper scale) each task of a pruned model is its own job, so every job
+fits its runtime. Each part is the stable output of ``sinkprune.evaluate`` for one task; the
+merge takes the union of the per-task sections and checks that everything else (model, seed,
+settings, lm-eval version) agrees. A task's numbers do not depend on the other tasks evaluated
+with it (each request's Monte Carlo masks are seeded by its own tokens, few-shot samplers are
+seeded per task), so the merged file has the same content as a single job's. Written here
+because lm-eval has no merge of saved results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sinkprune.evaluate.run import write_stable
+
+# Sections keyed by task (or group) name: merged as a union; a name in two parts must agree.
+PER_TASK = ("results", "groups", "group_subtasks", "versions", "n-shot", "higher_is_better", "n-samples",
+            "configs", "chance")
+
+
+def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:
+    """One result dict from per-task ``parts`` (in task order); ValueError naming any conflict."""
+    if not parts:
+        raise ValueError("nothing to merge: no per-task results given")
+    names = names or [f"part {i}" for i in range(len(parts))]
+    merged: dict[str, Any] = {}
+    tasks: list[str] = []
+    for name, part in zip(names, parts):
+        for key, value in part.items():
+            if key in PER_TASK:
+                section = merged.setdefault(key, {})
+                for task, entry in value.items():
+                    if task in section and section[task] != entry:
+                        raise ValueError(f"{name}: '{key}.{task}' differs from an earlier part")
+                    section[task] = entry
+            elif key == "eval_settings":
+                settings = {k: v for k, v in value.items() if k != "tasks"}
+                if merged.setdefault(key, settings) != settings:
+                    raise ValueError(f"{name}: eval_settings differ from an earlier part")
+                tasks += [t for t in value.get("tasks", []) if t not in tasks]
+            elif key not in merged:
+                merged[key] = value
+            elif merged[key] != value:
+                raise ValueError(f"{name}: '{key}' differs from an earlier part ({merged[key]!r} vs {value!r})")
+    if "eval_settings" in merged:
+        merged["eval_settings"] = dict(merged["eval_settings"], tasks=tasks)
+    return merged
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Merge the per-task JSON files given as arguments into ``--out``."""
+    parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate.merge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="+", help="per-task result JSON files, in the config's task order")
+    parser.add_argument("--out", required=True, help="merged result JSON")
+    args = parser.parse_args(argv)
+    missing = [p for p in args.parts if not Path(p).is_file()]
+    if missing:
+        sys.exit(f"error: per-task result(s) missing: {', '.join(missing)}")
+    parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.parts]
+    try:
+        merged = merge_results(parts, args.parts)
+    except ValueError as err:
+        sys.exit(f"error: {err}")
+    write_stable(merged, args.out)
+    print(f"merged {len(parts)} task result(s) into {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""eval.split: task — per-task evaluation jobs merged by sinkprune.evaluate.merge — gives the bytes
+one job over every task gives; prune.group_sparsities: false gives the same reports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sinkprune.evaluate.merge import merge_results
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "tests" / "config" / "smoke.yaml"
+
+
+def _part(task: str, acc: float) -> dict:
+    return {"results": {task: {"acc,none": acc}}, "versions": {task: 1.0}, "n-samples": {task: {"effective": 8}},
+            "configs": {task: {"task": task}}, "chance": {task: 0.25}, "model": {"family": "llada"}, "seed": 0,
+            "eval_settings": {"mc_num": 2, "tasks": [task]}, "lm_eval_version": "0.4.13"}
+
+
+def test_merge_is_the_union_in_task_order():
+    merged = merge_results([_part("b", 0.5), _part("a", 0.75)])
+    assert merged["results"] == {"b": {"acc,none": 0.5}, "a": {"acc,none": 0.75}}
+    assert merged["eval_settings"] == {"mc_num": 2, "tasks": ["b", "a"]}
+    assert merged["seed"] == 0 and merged["chance"] == {"a": 0.25, "b": 0.25}
+
+
+@pytest.mark.parametrize("key,value", [("seed", 1), ("model", {"family": "dream"}),
+                                       ("eval_settings", {"mc_num": 4, "tasks": ["a"]})])
+def test_merge_refuses_parts_of_different_runs(key, value):
+    other = _part("a", 0.75) | {key: value}
+    with pytest.raises(ValueError, match=key):
+        merge_results([_part("b", 0.5), other], ["b.json", "a.json"])
+
+
+def test_merge_refuses_one_task_with_two_results():
+    with pytest.raises(ValueError, match="results.a"):
+        merge_results([_part("a", 0.5), _part("a", 0.75)])
+
+
+def _snakemake(workdir: Path, config: Path, *targets: str) -> None:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+                           "-c", "2", *targets, "--configfile", str(config)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+
+
+@pytest.mark.slow
+def test_split_evaluation_equals_one_job(tmp_path):
+    """Same working directory and config path, so training and calibration are not redone:
+    first one job per model × method, then per-sparsity pruning and per-task evaluation."""
+    config_path = tmp_path / "config.yaml"
+    config = yaml.safe_load(SMOKE.read_text())
+    config_path.write_text(yaml.safe_dump(config))
+    work = tmp_path / "work"
+    evals = ["results/eval/tiny-llada/dense/0.00.json", "results/eval/tiny-llada/wanda/0.50.json"]
+    report = "results/prune/tiny-llada/wanda/0.50/report.json"
+    _snakemake(work, config_path, *evals)
+    grouped = {p: (work / p).read_bytes() for p in [*evals, report]}
+    shutil.rmtree(work / "results" / "eval")
+    (work / report).unlink()
+
+    config["prune"]["group_sparsities"] = False
+    config["eval"]["split"] = "task"
+    config_path.write_text(yaml.safe_dump(config))
+    _snakemake(work, config_path, *evals)
+    for path, content in grouped.items():
+        assert (work / path).read_bytes() == content, path
+    shards = sorted(p.name for p in (work / "results/eval_tasks/tiny-llada/wanda/0.50").iterdir())
+    assert shards == sorted(f"{t}.json" for t in config["eval"]["tasks"])
+    # The pruned checkpoint is temporary: removed once its evaluations ran.
+    assert not (work / "results/prune/tiny-llada/wanda/0.50/model").exists()
