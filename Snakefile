@@ -31,6 +31,8 @@ include: "rules/figures.smk"
 include: "rules/checksums.smk"
 include: "rules/audit.smk"
 include: "rules/paper.smk"
+include: "rules/download.smk"
+include: "rules/preflight.smk"
 
 
 rule all:
