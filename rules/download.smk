@@ -13,4 +13,4 @@ rule download:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.download --config {params.config} 2>&1 | tee {log}; exit ${{PIPESTATUS[0]}}"
+        "{params.py} sinkprune.download --config {params.config} 2>&1 | tee {log}"

@@ -418,6 +418,9 @@ def prepare_datasets_cache(snapshot: Path, repo_id: str, config: str, cache_dir:
 
 def build_hub_cache(home: Path) -> Path:
     """Fill ``home`` (an HF_HOME) with every model and dataset of the paper config; returns home."""
+    import datasets
+
+    datasets.disable_progress_bars()
     hub, datasets_cache = home / "hub", home / "datasets"
     for repo_id, files in model_repos().items():
         add_repo(hub, repo_id, files)
@@ -426,6 +429,12 @@ def build_hub_cache(home: Path) -> Path:
         for config in configs:
             prepare_datasets_cache(snapshot, repo_id, config, datasets_cache)
     return home
+
+
+def snapshot(hub: Path, repo_id: str, repo_type: str = "model") -> Path:
+    """The snapshot directory of ``repo_id`` in the hub cache ``hub``."""
+    folder = hub / f"{repo_type}s--{repo_id.replace('/', '--')}"
+    return folder / "snapshots" / (folder / "refs" / "main").read_text()
 
 
 def copy_hub_cache(source: Path, target: Path) -> Path:
