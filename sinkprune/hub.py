@@ -1,7 +1,7 @@
 """What a config needs from the Hugging Face hub, shared by `download` and `preflight`.
 
 Models: every ``models.*.path`` that is a hub id (not a local directory, not trained in the
-DAG), fetched with the allow patterns the loader reads (``checkpoint.CHECKPOINT_FILES``).
+DAG), fetched with the allow patterns the loader reads (``CHECKPOINT_FILES``).
 Datasets: the calibration dataset (``data.calibration.dataset`` / ``subset``) and, at paper
 scale, the ``dataset_path`` / ``dataset_name`` of every lm-eval task the config evaluates, read
 from lm-eval's own task YAMLs (groups such as ``mmlu`` expand to their 57 subject tasks).
@@ -57,7 +57,7 @@ class DatasetNeed:
 
     @property
     def label(self) -> str:
-        """``path`` or ``path/name`` as datasets spells a configuration."""
+        """``path`` or ``path (name)``, as messages name a configuration."""
         return self.path if self.name is None else f"{self.path} ({self.name})"
 
 
@@ -73,28 +73,17 @@ def needed_models(config: dict) -> list[ModelNeed]:
             if "train" not in spec and "path" in spec and is_hub_id(str(spec["path"]))]
 
 
-def _task_manager(names: list[str]):
-    """An lm-eval TaskManager that knows ``names``. Indexing all ~10k built-in task files takes
-    10–20 s, so first only the task folders whose name starts one of ``names`` are indexed
-    (arc/ for arc_challenge, mmlu/ for mmlu…); the full index is the fallback when that misses."""
+def _task_folders(names: list[str]) -> list[str]:
+    """lm-eval's built-in task folders whose name starts one of ``names`` (arc/ for
+    arc_challenge, mmlu/ for mmlu …): indexing all ~10k task files takes 10–20 s, these < 1 s."""
     import lm_eval.tasks
-    from lm_eval.tasks import TaskManager
 
     root = Path(lm_eval.tasks.__file__).parent
-    folders = sorted(str(d) for d in root.iterdir()
-                     if d.is_dir() and any(n.startswith(d.name) for n in names))
-    if folders:
-        manager = TaskManager(include_path=folders, include_defaults=False)
-        if all(n in manager.task_index for n in names):
-            return manager
-    return TaskManager()
+    return sorted(str(d) for d in root.iterdir() if d.is_dir() and any(n.startswith(d.name) for n in names))
 
 
-def task_datasets(names: list[str]) -> dict[str, list[tuple[str, str | None]]]:
-    """``{task: [(dataset_path, dataset_name), ...]}`` from lm-eval's task configs (groups and
-    tags expanded to their leaf tasks). Raises KeyError naming tasks lm-eval does not know."""
-    manager = _task_manager(names)
-    index = manager.task_index
+def _leaf_datasets(index: dict, names: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+    """Walk groups and tags of an lm-eval task index down to their tasks' datasets."""
     unknown = [n for n in names if n not in index]
     if unknown:
         raise KeyError(f"unknown lm-eval task(s): {', '.join(unknown)}")
@@ -122,6 +111,20 @@ def task_datasets(names: list[str]) -> dict[str, list[tuple[str, str | None]]]:
         return [(cfg["dataset_path"], cfg.get("dataset_name"))]
 
     return {n: sorted(set(leaves(n, set())), key=lambda d: (d[0], d[1] or "")) for n in names}
+
+
+def task_datasets(names: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+    """``{task: [(dataset_path, dataset_name), ...]}`` from lm-eval's task configs (groups and
+    tags expanded to their leaf tasks). Raises KeyError naming tasks lm-eval does not know."""
+    from lm_eval.tasks import TaskManager
+
+    folders = _task_folders(names)
+    if folders:
+        try:
+            return _leaf_datasets(TaskManager(include_path=folders, include_defaults=False).task_index, names)
+        except KeyError:
+            pass  # a task or group member lives elsewhere: index everything
+    return _leaf_datasets(TaskManager().task_index, names)
 
 
 def needed_datasets(config: dict) -> list[DatasetNeed]:

@@ -126,7 +126,7 @@ def _bpe_files(tok) -> tuple[bytes, bytes]:
     return vocab, ("\n".join(merges) + "\n").encode()
 
 
-def _added(token: str, tid: int) -> dict[str, Any]:
+def _added(token: str) -> dict[str, Any]:
     return {"content": token, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
             "special": True}
 
@@ -177,7 +177,7 @@ def dream_tokenizer_files() -> tuple[dict[str, bytes], dict[str, int]]:
     ids = {t: base + i for i, t in enumerate(specials)}
     config = {
         "add_bos_token": False, "add_prefix_space": False,
-        "added_tokens_decoder": {str(ids[t]): _added(t, ids[t]) for t in specials},
+        "added_tokens_decoder": {str(ids[t]): _added(t) for t in specials},
         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
         "auto_map": {"AutoTokenizer": ["tokenization_dream.DreamTokenizer", None]},
         "bos_token": "<|beginoftext|>", "clean_up_tokenization_spaces": False, "eos_token": "<|endoftext|>",
