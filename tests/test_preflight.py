@@ -125,3 +125,18 @@ def test_download_dry_run_lists_every_model_and_dataset_and_the_gated_one():
     for need in datasets:
         assert f"dataset {need.label} [" in proc.stdout
     assert "NOTE Idavidrein/gpqa (gpqa_main): gated" in proc.stdout
+
+
+@pytest.mark.slow
+def test_download_against_a_complete_cache_finds_everything_and_succeeds(hub_home):
+    """Offline, huggingface_hub and datasets answer from the cache: `download` then runs every
+    real call it makes online (snapshot_download with the loader's patterns, load_dataset of
+    each configuration) and must report all of them done."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env |= {"HF_HOME": str(hub_home), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "sinkprune.download", "--config", str(PAPER)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("\nmodel ") == 5 and proc.stdout.count("\ndataset ") == 66
+    assert "dataset cais/mmlu (anatomy): test 2, validation 1, dev 5" in proc.stdout
+    assert proc.stdout.rstrip().endswith("download: done")

@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from sinkprune.hub import REPO_ID, CHECKPOINT_FILES
+from sinkprune.hub import CHECKPOINT_FILES, REPO_ID
 from sinkprune.models.families import PER_LAYER_INTERMEDIATE_KEY, Family, detect_family, get_family
 from sinkprune.models.sink_model import SinkModel
 
