@@ -32,6 +32,8 @@ include: "rules/checksums.smk"
 include: "rules/audit.smk"
 include: "rules/paper.smk"
 include: "rules/plan.smk"
+include: "rules/download.smk"
+include: "rules/preflight.smk"
 
 
 rule all:

@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = load_config(args.config)
     data = config["data"]
+    if args.step == "calibration":
+        from sinkprune.hub import use_offline_cache
+
+        use_offline_cache()
 
     if args.step == "corpus":
         from sinkprune.data.corpus import write_corpus
@@ -86,12 +90,16 @@ def main(argv: list[str] | None = None) -> None:
             text = Path(args.heldout).read_text(encoding="utf-8")
         else:
             raise ValueError("config 'data.calibration' has no 'dataset' and no --heldout text was given")
+        from sinkprune.models.checkpoint import resolve_checkpoint
+        from sinkprune.models.special_tokens import bos_id
+
         tok = load_tokenizer(args.tokenizer)
-        if tok.bos_token_id is None:
-            raise ValueError(f"tokenizer {args.tokenizer} has no BOS token; calibration windows start with BOS")
-        ids = calibration_batch(tok, text, int(calib["n_samples"]), int(calib["seq_len"]), int(config["seed"]))
+        # The model's BOS rule, the same sinks and evaluation use (none for Qwen2.5).
+        bos = bos_id(resolve_checkpoint(args.tokenizer), tokenizer=tok)
+        ids = calibration_batch(tok, text, int(calib["n_samples"]), int(calib["seq_len"]), int(config["seed"]),
+                                bos_id=bos.id)
         save_tensors({"input_ids": ids}, args.out)
-        print(f"calibration: {tuple(ids.shape)}")
+        print(f"calibration: {tuple(ids.shape)}, {bos.describe()}")
 
 if __name__ == "__main__":
     main()

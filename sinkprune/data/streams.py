@@ -10,6 +10,7 @@ released code draws random WikiText-2 windows.
 from __future__ import annotations
 
 from pathlib import Path
+from types import EllipsisType
 
 import torch
 from transformers import PreTrainedTokenizerFast
@@ -97,11 +98,18 @@ def with_bos(windows: torch.Tensor, bos_id: int) -> torch.Tensor:
 
 
 def calibration_batch(tokenizer: PreTrainedTokenizerFast, heldout_text: str, n_samples: int,
-                      seq_len: int, seed: int) -> torch.Tensor:
-    """``n_samples`` BOS-first windows of ``seq_len`` tokens of held-out text ([N, seq_len])."""
+                      seq_len: int, seed: int, bos_id: int | None | EllipsisType = ...) -> torch.Tensor:
+    """``n_samples`` windows of ``seq_len`` tokens of held-out text ([N, seq_len]).
+
+    Windows start with ``bos_id`` (default ``...``: the tokenizer's own BOS); with ``None`` (a
+    model without BOS, e.g. Qwen2.5) they are ``seq_len`` text tokens.
+    """
     generator = torch.Generator().manual_seed(seed)
     stream = text_stream(tokenizer, heldout_text)
-    return with_bos(sample_windows(stream, None, n_samples, seq_len - 1, generator), tokenizer.bos_token_id)
+    bos = tokenizer.bos_token_id if bos_id is ... else bos_id
+    if bos is None:
+        return sample_windows(stream, None, n_samples, seq_len, generator)
+    return with_bos(sample_windows(stream, None, n_samples, seq_len - 1, generator), bos)
 
 
 def dataset_text(dataset: str, subset: str | None, split: str) -> str:

@@ -15,7 +15,6 @@ lm-eval does not know, or a missing dataset file, fails before any model is load
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 DEFAULTS = {"mc_num": 8, "batch_size": 32, "limit": None, "n_items": 200, "num_fewshot": {},
@@ -66,8 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     """Parse arguments; ``build-tasks`` writes the mini tasks, otherwise evaluate one model."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # No network at run time: a missing dataset is an error naming it, not a download.
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sinkprune.hub import use_offline_cache
+
+    use_offline_cache()
     from sinkprune.config import load_config, set_threads
 
     if argv[:1] == ["build-tasks"]:

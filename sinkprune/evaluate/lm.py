@@ -17,7 +17,6 @@ Every sequence starts with BOS, as in training (LLaDA and Dream also put BOS fir
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import torch
 from lm_eval.api.model import TemplateLM
@@ -45,23 +44,21 @@ class SinkpruneLM(TemplateLM):
         # is accepted because lm-eval passes it to every model; batches here are fixed-size.
         # device / dtype: config keys ``device`` / ``dtype`` (default cpu, float32).
         super().__init__()
-        from transformers import AutoTokenizer
-
+        from sinkprune.data.tokenizer import load_tokenizer
         from sinkprune.device import resolve_device, resolve_dtype
         from sinkprune.models import load_model
 
         self._device = resolve_device(device)  # LM.device is a read-only property
         self.model = load_model(str(pretrained), device=self._device, dtype=resolve_dtype(dtype))
         self.model.eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(str(Path(pretrained)))
+        # The checkpoint's own tokenizer, without remote code (Dream's is built from its BPE files).
+        self.tokenizer = load_tokenizer(self.model.source_dir)
         self.mc_num = int(mc_num)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.gen_length, self.steps, self.block_length = int(gen_length), int(steps), int(block_length)
         self.max_length = int(max_length or self.model.max_seq_len)
         self.enumerate_small = _as_bool(enumerate_small)
-        if self.model.bos_id is None:
-            raise ValueError(f"{pretrained}: the model has no BOS token; sinkprune sequences start with BOS")
         if self.mc_num <= 0 or self.batch_size <= 0:
             raise ValueError(f"mc_num and batch_size must be positive, got {self.mc_num}, {self.batch_size}")
 
@@ -72,7 +69,9 @@ class SinkpruneLM(TemplateLM):
 
     @property
     def prefix_token_id(self) -> int:
-        return self.model.bos_id  # an empty context conditions on BOS, as every training sequence
+        # An empty context conditions on BOS, as every training sequence; without one (Qwen2.5) on
+        # EOS, as lm-eval's HF model does.
+        return self.model.bos_id if self.model.bos_id is not None else self.model.eos_id
 
     def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs) -> list[int]:
         # BOS is added by _with_bos, once, whatever the tokenizer's own settings.
@@ -83,13 +82,18 @@ class SinkpruneLM(TemplateLM):
 
     def _with_bos(self, context: list[int], continuation: list[int]) -> tuple[list[int], int]:
         """BOS-first ``context + continuation`` left-truncated to ``max_length``, and the context length."""
-        if len(continuation) > self.max_length - 1:
-            raise ValueError(f"continuation of {len(continuation)} tokens exceeds max_length {self.max_length} − 1")
-        if context and context[0] == self.model.bos_id:
+        bos = self._bos()
+        if len(continuation) > self.max_length - len(bos):
+            raise ValueError(f"continuation of {len(continuation)} tokens exceeds max_length {self.max_length} − {len(bos)}")
+        if bos and context and context[0] == bos[0]:
             context = context[1:]
-        keep = self.max_length - 1 - len(continuation)
+        keep = self.max_length - len(bos) - len(continuation)
         context = context[len(context) - keep:] if len(context) > keep else context
-        return [self.model.bos_id, *context, *continuation], 1 + len(context)
+        return [*bos, *context, *continuation], len(bos) + len(context)
+
+    def _bos(self) -> list[int]:
+        """``[bos]``, or ``[]`` for a model without BOS (the family's rule, special_tokens.py)."""
+        return [] if self.model.bos_id is None else [self.model.bos_id]
 
     # ----- requests ----------------------------------------------------------------------------
     def _score(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
@@ -130,8 +134,8 @@ class SinkpruneLM(TemplateLM):
             until = gen_kwargs.get("until") or []
             stops.append([until] if isinstance(until, str) else list(until))
             ids = self.tok_encode(context)
-            keep = self.max_length - 1 - self.gen_length
-            prompts.append([self.model.bos_id, *ids[max(0, len(ids) - keep):]])
+            keep = self.max_length - len(self._bos()) - self.gen_length
+            prompts.append([*self._bos(), *ids[max(0, len(ids) - keep):]])
         by_len: dict[int, list[int]] = defaultdict(list)
         for r, ids in enumerate(prompts):
             by_len[len(ids)].append(r)  # no padding: it would change a bidirectional model's output

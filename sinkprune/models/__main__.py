@@ -80,6 +80,9 @@ def init_command(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one models step."""
+    from sinkprune.hub import use_offline_cache
+
+    use_offline_cache()  # compute jobs read the cache `snakemake download` filled
     parser = argparse.ArgumentParser(prog="python -m sinkprune.models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)

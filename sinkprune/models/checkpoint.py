@@ -9,7 +9,6 @@ maps the files onto transformers' Llama / Qwen2 modules.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from sinkprune.hub import CHECKPOINT_FILES, REPO_ID
 from sinkprune.models.families import PER_LAYER_INTERMEDIATE_KEY, Family, detect_family, get_family
 from sinkprune.models.sink_model import SinkModel
 
@@ -28,33 +28,32 @@ INDEX_FILE = "model.safetensors.index.json"
 # when a loaded model is saved elsewhere so the new directory is usable on its own.
 _COMPANION_PATTERNS = ("tokenizer*", "special_tokens_map.json", "generation_config.json", "*.jinja",
                        "vocab.json", "merges.txt")
-_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def resolve_checkpoint(name_or_path: str | Path, local_files_only: bool = True) -> Path:
     """Directory of a local checkpoint, or of a Hugging Face snapshot for a hub id.
 
     Raises FileNotFoundError naming the path or id when it cannot be found (offline: when the
-    id is not in the local Hugging Face cache).
+    id is not in the local Hugging Face cache). Compute jobs read the cache only: hub ids are
+    fetched beforehand by `snakemake download` (sinkprune.download), on a machine with network.
     """
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     text = str(name_or_path)
-    if path.exists() or not _REPO_ID.fullmatch(text) or text.startswith((".", "/", "~")):
+    if path.exists() or not REPO_ID.fullmatch(text) or text.startswith((".", "/", "~")):
         raise FileNotFoundError(f"model directory {text!r} does not exist")
     from huggingface_hub import snapshot_download
 
     try:
         return Path(snapshot_download(repo_id=text, local_files_only=local_files_only,
-                                      allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.jinja",
-                                                      "*.txt", "*.model"]))
+                                      allow_patterns=list(CHECKPOINT_FILES)))
     except Exception as error:  # hub errors differ by cause (offline, missing, gated); one message
         where = "the local Hugging Face cache" if local_files_only else "the Hugging Face hub"
         raise FileNotFoundError(
             f"model {text!r} is neither a local directory nor available from {where} "
-            f"({type(error).__name__}: {error}). Download it first "
-            f"(`huggingface-cli download {text}`) or pass local_files_only=False.") from error
+            f"({type(error).__name__}: {error}). Fetch it first where there is network: "
+            f"`snakemake download --configfile CONFIG` (or `hf download {text}`).") from error
 
 
 def read_config(directory: Path) -> dict[str, Any]:
@@ -200,18 +199,16 @@ def load_model(name_or_path: str | Path, family: str | None = None, dtype: torch
     _fresh_rotary(backbone, device)
     backbone.eval()
     model = SinkModel(spec, raw, backbone, source_dir=directory)
-    if model.bos_id is None:
-        # LLaDA's config.json has no bos_token_id; its generation_config.json does (126080).
-        model.bos_id = _generation_config_bos(directory)
+    _set_bos(model, directory)
     return model
 
 
-def _generation_config_bos(directory: Path) -> int | None:
-    path = directory / "generation_config.json"
-    if not path.is_file():
-        return None
-    value = json.loads(path.read_text()).get("bos_token_id")
-    return value[0] if isinstance(value, list) else value
+def _set_bos(model: SinkModel, directory: Path) -> None:
+    # The family's BOS rule (special_tokens.py): calibration and evaluation ask the same function.
+    from sinkprune.models.special_tokens import bos_id
+
+    bos = bos_id(directory, model.family)
+    model.bos_id, model.bos_source = bos.id, bos.source
 
 
 def build_model(family: str, arch: dict, vocab_size: int, max_seq_len: int, special_ids: dict[str, int],
@@ -246,8 +243,7 @@ def random_like(name_or_path: str | Path, seed: int, local_files_only: bool = Tr
     spec = detect_family(raw, where=str(directory))
     model = SinkModel(spec, raw, _random_backbone(spec, raw, seed), source_dir=directory)
     to_placement(model, "cpu", dtype)
-    if model.bos_id is None:
-        model.bos_id = _generation_config_bos(directory)
+    _set_bos(model, directory)
     return model
 
 

@@ -57,6 +57,8 @@ class SinkModel(nn.Module):
         self.backbone = backbone
         ids = family.special_ids(raw_config)
         self.bos_id, self.eos_id, self.pad_id = ids["bos"], ids["eos"], ids["pad"]
+        # Where bos_id was read; load_model replaces both by the family's rule (special_tokens.py).
+        self.bos_source = "config.json bos_token_id"
         self.mask_id = None if family.is_causal else ids["mask"]
         config = backbone.config
         self.num_layers = config.num_hidden_layers

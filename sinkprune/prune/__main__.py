@@ -15,6 +15,9 @@ from sinkprune.prune.names import METHODS, NEEDS_SHARED
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one sub-command."""
+    from sinkprune.hub import use_offline_cache
+
+    use_offline_cache()  # compute jobs read the cache `snakemake download` filled
     parser = argparse.ArgumentParser(prog="python -m sinkprune.prune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

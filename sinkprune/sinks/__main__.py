@@ -67,6 +67,9 @@ def summarize_command(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one sinks step."""
+    from sinkprune.hub import use_offline_cache
+
+    use_offline_cache()  # compute jobs read the cache `snakemake download` filled
     parser = argparse.ArgumentParser(prog="python -m sinkprune.sinks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)

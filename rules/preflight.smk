@@ -1,0 +1,16 @@
+# Preflight: in seconds, before any GPU job, check that the cache holds every model and dataset,
+# that a GPU is visible where the config wants one and that the disk has room. No output file:
+# it runs each time it is asked for (`snakemake preflight --configfile config/paper.yaml`).
+
+
+rule preflight:
+    params:
+        py=PY,
+        config=CONFIGFILE,
+    log:
+        "logs/preflight.log",
+    localrule: True
+    conda:
+        "../environment.yml"
+    shell:
+        "{params.py} sinkprune.preflight --config {params.config} 2>&1 | tee {log}"
