@@ -15,7 +15,7 @@ rule prune_stats:
         code=PRUNE_CODE,
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
-        cfg=cfg("seed", "sinks", "prune"),
+        cfg=cfg("seed", "protocol", "sinks", "prune"),
     threads: config["threads"]
     resources:
         mem_mb=res("prune_stats", "mem_mb"),
@@ -50,7 +50,7 @@ rule prune:
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"]["sparsities"],
         timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
-        cfg=cfg("seed", "sinks", "prune"),
+        cfg=cfg("seed", "protocol", "sinks", "prune"),
     wildcard_constraints:
         method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
     threads: config["threads"]
@@ -81,6 +81,36 @@ use rule prune as prune_structured with:
         model=lambda w: model_dir(w.model),
         sparsities=config["prune"].get("structured_ratios", []),
         timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
-        cfg=cfg("seed", "sinks", "prune"),
+        cfg=cfg("seed", "protocol", "sinks", "prune"),
     wildcard_constraints:
         method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
+
+
+# Share of mask entries that differ between protocol released and corrected, for every method
+# and sparsity of the config: the dense model pruned both ways in one process (docs/deviations.md).
+rule protocol_diff:
+    input:
+        model=lambda w: model_input(w.model),
+        calib="results/data/calibration/{model}.pt",
+    output:
+        "results/prune/{model}/protocol_diff.csv",
+    params:
+        py=PY,
+        code=source_hash("sinkprune.prune.protocol_diff", entry="sinkprune.prune.__main__"),
+        config=CONFIGFILE,
+        model=lambda w: model_dir(w.model),
+        cfg=cfg("seed", "sinks", "prune"),
+    threads: config["threads"]
+    resources:
+        mem_mb=res("protocol_diff", "mem_mb"),
+        runtime=res("protocol_diff", "runtime"),
+        gpu=res("protocol_diff", "gpu"),
+    log:
+        "logs/prune/{model}/protocol_diff.log",
+    benchmark:
+        "benchmarks/prune/{model}/protocol_diff.tsv"
+    conda:
+        "../environment.yml"
+    shell:
+        "{params.py} sinkprune.prune diff --config {params.config} --model {params.model} --name {wildcards.model} "
+        "--calib {input.calib} --out {output} > {log} 2>&1"
