@@ -2,7 +2,9 @@
 
 A mask is a bool tensor shaped like the weight, ``True`` where the weight is removed. Scores are
 importance values: the *lowest* scores are pruned. Ties are broken by position (stable sort), so
-the same scores always give the same mask.
+the same scores always give the same mask. ``released=True`` (``protocol: released``) selects the
+released code's rules instead: ``int`` counts and the ``<=`` threshold, which takes every tie
+(docs/deviations.md).
 """
 
 from __future__ import annotations
