@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import random
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -28,6 +29,7 @@ from sinkprune.prune.stats import (compute_shared_stats, noisy_inputs, pad_keys,
                                    run_blocks)
 
 torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
 
 # D_in 32 (attention, gate/up) and 64 (down): int and round differ at 0.70 only for 64.
 ARCH = {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64, "tie_embeddings": True}
@@ -237,3 +239,48 @@ def test_protocol_key_is_checked() -> None:
     with pytest.raises(ValueError, match="protocol"):
         PruneSettings(protocol="paper")
     assert PruneSettings.from_config({"protocol": "released"}).released
+
+
+# ----- command lines ------------------------------------------------------------------------------
+def test_calibration_cli_follows_the_protocol(tmp_path) -> None:
+    import yaml
+
+    from sinkprune.data.__main__ import main as data_main
+
+    words = [f"w{i}" for i in range(20)]
+    _word_tokenizer(words).save_pretrained(tmp_path / "tok")
+    heldout = tmp_path / "heldout.txt"
+    heldout.write_text(" ".join(words[:3]) + "\n\n" + " ".join(words[3:]) + "\n")
+    config = yaml.safe_load((ROOT / "tests" / "config" / "smoke.yaml").read_text())
+    config["protocol"] = "released"
+    config["data"]["calibration"] = {"n_samples": 3, "seq_len": 8}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    data_main(["calibration", "--config", str(tmp_path / "c.yaml"), "--tokenizer", str(tmp_path / "tok"),
+               "--heldout", str(heldout), "--out", str(tmp_path / "calib.pt")])
+    written = torch.load(tmp_path / "calib.pt")["input_ids"]
+    random.seed(config["seed"])  # ids 1..20 in order; starts randint(0, 20 − 8 − 1)
+    assert written.tolist() == [list(range(1, 21))[i:i + 8] for i in (random.randint(0, 11) for _ in range(3))]
+
+
+def test_diff_cli_writes_one_row_per_method_and_sparsity(tmp_path) -> None:
+    import pandas as pd
+    import yaml
+
+    from sinkprune.models import save_model
+    from sinkprune.prune.__main__ import main as prune_main
+
+    save_model(build_model("llada", ARCH, VOCAB, SEQ, SPECIAL, seed=0), tmp_path / "dense")
+    ids = torch.randint(5, VOCAB, (3, SEQ), generator=torch.Generator().manual_seed(0))
+    torch.save({"input_ids": ids}, tmp_path / "calib.pt")
+    config = {"seed": 0, "protocol": "corrected", "threads": 1, "sinks": {},
+              "prune": {"methods": ["magnitude", "wanda"], "sparsities": ["0.50", "2-4"], "percdamp": 0.01,
+                        "blocksize": 16}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    prune_main(["diff", "--config", str(tmp_path / "c.yaml"), "--model", str(tmp_path / "dense"), "--name", "tiny",
+                "--calib", str(tmp_path / "calib.pt"), "--out", str(tmp_path / "diff.csv")])
+    table = pd.read_csv(tmp_path / "diff.csv", dtype={"sparsity": str})
+    assert list(table.columns) == ["model", "method", "sparsity", "entries", "differing", "share_differing",
+                                   "released_pruned", "corrected_pruned"]
+    assert list(zip(table["method"], table["sparsity"])) == [("magnitude", "0.50"), ("magnitude", "2:4"),
+                                                             ("wanda", "0.50"), ("wanda", "2:4")]
+    assert table["differing"].tolist() == [7 * ARCH["num_layers"], 0, 0, 0]
