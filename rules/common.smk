@@ -141,7 +141,7 @@ def final_targets():
         "results/provenance.json",
         "results/audit.md",
         "results/audit.html",
-    ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS]
+    ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS] + [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED]
 
 
 def manifest_inputs():

@@ -86,7 +86,7 @@ rule calibration:
         config=CONFIGFILE,
         tokenizer=lambda w: tokenizer_source(w.model),
         heldout=lambda w, input: f"--heldout {input.heldout}" if input.heldout else "",
-        cfg=cfg("seed", "data"),
+        cfg=cfg("seed", "protocol", "data"),
     resources:
         **resources_for("calibration"),
     log:

@@ -15,7 +15,7 @@ rule prune_stats:
         code=PRUNE_CODE,
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
-        cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
+        cfg=cfg("seed", "device", "dtype", "protocol", "sinks", "prune"),
     threads: config["threads"]
     resources:
         **resources_for("prune_stats"),
@@ -80,7 +80,7 @@ if GROUP_SPARSITIES:
             shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
             sparsities=config["prune"].get("structured_ratios", []),
             timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
-            cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
+            cfg=cfg("seed", "device", "dtype", "protocol", "sinks", "prune"),
         wildcard_constraints:
             method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
 
@@ -104,7 +104,7 @@ else:
             model=lambda w: model_dir(w.model),
             shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
             timing="benchmarks/prune/{model}/{method}/{sparsity}.json",
-            cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
+            cfg=cfg("seed", "device", "dtype", "protocol", "sinks", "prune"),
         wildcard_constraints:
             method="|".join(sorted(METHODS)) or "NONE",
         threads: config["threads"]
@@ -120,3 +120,31 @@ else:
             "{params.py} sinkprune.prune run --config {params.config} --model {params.model} --calib {input.calib} "
             "{params.shared} --method {wildcards.method} --sparsity {wildcards.sparsity} "
             "--out {output.model} --report {output.report} --timing {params.timing} > {log} 2>&1"
+
+
+# Share of mask entries that differ between protocol released and corrected, for every method
+# and sparsity of the config: the dense model pruned both ways in one process (docs/deviations.md).
+rule protocol_diff:
+    input:
+        model=lambda w: model_input(w.model),
+        calib="results/data/calibration/{model}.pt",
+    output:
+        "results/prune/{model}/protocol_diff.csv",
+    params:
+        py=PY,
+        code=source_hash("sinkprune.prune.protocol_diff", entry="sinkprune.prune.__main__"),
+        config=CONFIGFILE,
+        model=lambda w: model_dir(w.model),
+        cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
+    threads: config["threads"]
+    resources:
+        **resources_for("protocol_diff"),
+    log:
+        "logs/prune/{model}/protocol_diff.log",
+    benchmark:
+        "benchmarks/prune/{model}/protocol_diff.tsv"
+    conda:
+        "../environment.yml"
+    shell:
+        "{params.py} sinkprune.prune diff --config {params.config} --model {params.model} --name {wildcards.model} "
+        "--calib {input.calib} --out {output} > {log} 2>&1"

@@ -80,10 +80,21 @@ def git_state(cwd: str | Path = ".") -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+def config_protocol(config_path: str | Path) -> str:
+    """The config's ``protocol`` (released | corrected): which rules produced the results."""
+    import yaml
+
+    protocol = (yaml.safe_load(Path(config_path).read_text()) or {}).get("protocol")
+    if protocol not in ("released", "corrected"):
+        raise ValueError(f"{config_path}: config key 'protocol' must be released or corrected, got {protocol!r}")
+    return protocol
+
+
 def collect(config_path: str | Path, repo: str | Path = ".") -> dict[str, Any]:
     """The provenance record as a JSON-serialisable dict (see module docstring)."""
     return {
         "config": {"path": Path(config_path).as_posix(), "sha256": file_sha256(config_path)},
+        "protocol": config_protocol(config_path),
         "git": git_state(repo),
         "packages": package_versions(),
         "platform": {"machine": platform.machine(), "system": platform.system()},

@@ -51,7 +51,7 @@ def _smk(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
-    (tmp_path / "config.yaml").write_text("seed: 0\n")
+    (tmp_path / "config.yaml").write_text("seed: 0\nprotocol: corrected\n")
     proc = _smk(tmp_path, "results/manifest.sha256")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp_path

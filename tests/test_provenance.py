@@ -14,7 +14,7 @@ import pytest
 from sinkprune import provenance as prov
 
 
-def _write_config(path: Path, text: str = "seed: 0\n") -> Path:
+def _write_config(path: Path, text: str = "seed: 0\nprotocol: corrected\n") -> Path:
     path.write_text(text)
     return path
 
@@ -24,7 +24,8 @@ def test_record_content(tmp_path: Path) -> None:
     out = tmp_path / "p.json"
     assert prov.main(["--config", str(cfg), "--out", str(out), "--repo", str(tmp_path)]) == 0
     rec = json.loads(out.read_text())
-    assert rec["config"]["sha256"] == hashlib.sha256(b"seed: 0\n").hexdigest()
+    assert rec["config"]["sha256"] == hashlib.sha256(b"seed: 0\nprotocol: corrected\n").hexdigest()
+    assert rec["protocol"] == "corrected"
     assert rec["python"] == platform.python_version()
     assert set(rec["packages"]) == set(prov.KEY_PACKAGES)
     # The test runner itself needs these, so they must be real versions, not placeholders.
@@ -42,8 +43,16 @@ def test_rerun_is_byte_identical(tmp_path: Path) -> None:
 def test_config_change_changes_record(tmp_path: Path) -> None:
     cfg = _write_config(tmp_path / "c.yaml")
     before = prov.to_json(prov.collect(cfg, tmp_path))
-    _write_config(cfg, "seed: 1\n")
+    _write_config(cfg, "seed: 1\nprotocol: corrected\n")
     assert prov.to_json(prov.collect(cfg, tmp_path)) != before
+
+
+def test_protocol_is_recorded_and_required(tmp_path: Path) -> None:
+    cfg = _write_config(tmp_path / "c.yaml", "seed: 0\nprotocol: released\n")
+    assert prov.collect(cfg, tmp_path)["protocol"] == "released"
+    _write_config(cfg, "seed: 0\n")
+    with pytest.raises(ValueError, match="protocol"):
+        prov.collect(cfg, tmp_path)
 
 
 def test_outside_git_commit_is_unknown(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from sinkprune.prune.settings import PruneSettings, SinkSettings
 from sinkprune.prune.sparsity import count_to_prune, nm_holds, parse_sparsity
 from sinkprune.prune.stats import (SharedStats, accumulate_statistics, compute_shared_stats, noisy_inputs,
                                    sink_score_passes, stable_mask)
+from sinkprune.sinks.scores import stable_sink_gate
 
 torch.set_num_threads(1)
 
@@ -70,7 +71,7 @@ def test_achieved_sparsity(llada, method: str, spec: str) -> None:
             assert nm_holds(w, sparsity.n, sparsity.m), name
             continue
         zeros = (w == 0).sum(dim=1)
-        if method in ("wanda", "sink_wanda"):
+        if method in ("wanda", "sink_wanda", "sink_wanda_unstable"):
             assert (zeros == count_to_prune(w.shape[1], sparsity.ratio)).all(), name
         elif method == "magnitude":
             assert int(zeros.sum()) == count_to_prune(w.numel(), sparsity.ratio), name
@@ -96,8 +97,10 @@ def test_methods_differ_and_are_deterministic(llada) -> None:
 
 def _with_scores(model, ids, noisy, scores, sinks: SinkSettings, steps) -> SharedStats:
     stable = stable_mask(scores, sinks)
-    acc, plain, weighted = accumulate_statistics(model, ids, noisy, scores, stable)
-    return SharedStats(steps, scores, stable, acc, plain, weighted)
+    stable_sinks = stable_sink_gate(scores, tau=sinks.tau)
+    acc, plain, weighted, acc_unstable = accumulate_statistics(model, ids, noisy, scores, stable,
+                                                               stable_sinks=stable_sinks)
+    return SharedStats(steps, scores, stable, acc, plain, weighted, stable_sinks, acc_unstable)
 
 
 def _reference_acc(model, noisy: torch.Tensor) -> dict[str, torch.Tensor]:

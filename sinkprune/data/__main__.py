@@ -84,6 +84,20 @@ def main(argv: list[str] | None = None) -> None:
         from sinkprune.data.tokenizer import load_tokenizer
 
         calib = data["calibration"]
+        if config["protocol"] == "released":  # the released loader's windows, no BOS check
+            from sinkprune.data.streams import dataset_rows, released_calibration_batch, text_rows
+
+            if "dataset" in calib:
+                rows = dataset_rows(calib["dataset"], calib.get("subset"), calib.get("split", "train"))
+            elif args.heldout:
+                rows = text_rows(Path(args.heldout).read_text(encoding="utf-8"))
+            else:
+                raise ValueError("config 'data.calibration' has no 'dataset' and no --heldout text was given")
+            ids = released_calibration_batch(load_tokenizer(args.tokenizer), rows, int(calib["n_samples"]),
+                                             int(calib["seq_len"]), int(config["seed"]))
+            save_tensors({"input_ids": ids}, args.out)
+            print(f"calibration (protocol released): {tuple(ids.shape)}")
+            return
         if "dataset" in calib:  # paper scale: the released code's WikiText-2 windows
             text = dataset_text(calib["dataset"], calib.get("subset"), calib.get("split", "train"))
         elif args.heldout:

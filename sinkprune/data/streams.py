@@ -3,12 +3,15 @@
 Training draws windows from two pretokenized streams: natural text (any offset) and synthetic
 skill lines (windows start at a line start so examples are whole). The skill stream carries a
 parallel flag per token marking each example's answer, for SFT-style rows
-(sinkprune.models.train). Calibration windows come from the held-out text, BOS first, as the
-released code draws random WikiText-2 windows.
+(sinkprune.models.train). Calibration windows come from the held-out text (or the config's
+dataset): under ``protocol: corrected`` BOS first, paragraphs tokenised separately, drawn with a
+torch.Generator; under ``protocol: released`` as VILA-Lab/Sink-Aware-Pruning draws them
+(:func:`released_calibration_batch`).
 """
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from types import EllipsisType
 
@@ -112,8 +115,33 @@ def calibration_batch(tokenizer: PreTrainedTokenizerFast, heldout_text: str, n_s
     return with_bos(sample_windows(stream, None, n_samples, seq_len - 1, generator), bos)
 
 
-def dataset_text(dataset: str, subset: str | None, split: str) -> str:
-    """Text of a Hugging Face dataset split joined by blank lines (paper scale: WikiText-2 train).
+def released_calibration_batch(tokenizer: PreTrainedTokenizerFast, rows: list[str], n_samples: int,
+                                seq_len: int, seed: int) -> torch.Tensor:
+    """Calibration windows ``[N, seq_len]`` drawn as the released loader draws them.
+
+    VILA-Lab/Sink-Aware-Pruning ``lib/data.py::get_wikitext2``: every row of the ``text`` field
+    (empty ones included) joined with single spaces, tokenised once with the tokenizer's own
+    special-token rule (no BOS is added to windows), python's ``random`` seeded with the seed,
+    then per sample a start ``i = randint(0, len − seq_len − 1)`` and the window ``[i, i + seq_len)``.
+    """
+    ids = tokenizer(" ".join(rows), return_tensors="pt").input_ids[0]
+    if ids.numel() <= seq_len + 1:
+        raise ValueError(f"calibration text of {ids.numel()} tokens is too short for windows of {seq_len}")
+    rng = random.Random(seed)  # the same Mersenne Twister stream as random.seed(seed); random.randint
+    windows = []
+    for _ in range(n_samples):
+        i = rng.randint(0, ids.numel() - seq_len - 1)
+        windows.append(ids[i:i + seq_len])
+    return torch.stack(windows)
+
+
+def text_rows(text: str) -> list[str]:
+    """Lines of a text file with their line ends, the rows of a WikiText-style ``text`` field."""
+    return text.splitlines(keepends=True)
+
+
+def dataset_rows(dataset: str, subset: str | None, split: str) -> list[str]:
+    """Every row of the ``text`` field of a Hugging Face dataset split (empty rows included).
 
     Offline (HF_DATASETS_OFFLINE=1) a dataset missing from the local cache is one clear error.
     """
@@ -123,7 +151,12 @@ def dataset_text(dataset: str, subset: str | None, split: str) -> str:
         rows = load_dataset(dataset, subset, split=split)
     except Exception as error:  # datasets raises several types for "not available offline"
         raise FileNotFoundError(f"calibration dataset {dataset}/{subset} [{split}] is not available: {error}") from None
-    return "\n\n".join(row["text"] for row in rows if row["text"].strip())
+    return list(rows["text"])
+
+
+def dataset_text(dataset: str, subset: str | None, split: str) -> str:
+    """Non-empty rows of a dataset split joined by blank lines (paper scale, protocol: corrected)."""
+    return "\n\n".join(row for row in dataset_rows(dataset, subset, split) if row.strip())
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path) -> None:

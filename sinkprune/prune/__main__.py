@@ -3,6 +3,7 @@
 stats: ``--model DIR --calib calibration.pt --config CONFIG.yaml --out shared.pt``
 run:   ``--model DIR --calib FILE [--shared FILE] --method M --sparsity S [S ...] --config CONFIG.yaml
         --out DIR [DIR ...] --report FILE.json [...] [--timing FILE.json ...]``
+diff:  ``--model DIR --name NAME --calib FILE --config CONFIG.yaml --out protocol_diff.csv``
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     stats = sub.add_parser("stats", help="shared sink statistics and accumulators (once per model)")
     run = sub.add_parser("run", help="prune one model with one method at one sparsity")
-    for p in (stats, run):
+    diff = sub.add_parser("diff", help="mask entries that differ between protocol released and corrected")
+    for p in (stats, run, diff):
         p.add_argument("--model", required=True, help="dense checkpoint directory (or hub id)")
         p.add_argument("--calib", required=True, help="calibration.pt with input_ids [N, S]")
         p.add_argument("--config", required=True, help="config YAML (seed, threads, sinks, prune)")
@@ -37,10 +39,16 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--report", required=True, nargs="+", help="JSON report per sparsity")
     run.add_argument("--timing", nargs="*", default=None,
                      help="JSON with measured wall time and peak memory per sparsity (outside results/)")
+    diff.add_argument("--name", required=True, help="model name of the config (first CSV column)")
+    diff.add_argument("--out", required=True, help="CSV to write")
     args = parser.parse_args(argv)
     if args.command == "run" and args.method in NEEDS_SHARED and args.shared is None:
         parser.error(f"--method {args.method} needs --shared (shared.pt from `stats`)")
-    if args.command == "stats":
+    if args.command == "diff":
+        from sinkprune.prune.protocol_diff import run_protocol_diff
+
+        run_protocol_diff(args.model, args.name, args.calib, args.config, args.out)
+    elif args.command == "stats":
         run_stats(args.model, args.calib, args.config, args.out)
     else:
         run_pruning(args.model, args.calib, args.shared, args.method, args.sparsity, args.config,

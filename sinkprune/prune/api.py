@@ -45,7 +45,7 @@ def run_stats(model_dir: str | Path, calib: str | Path, config: str | Path, out:
     model = load_model(model_dir, device=device, dtype=dtype)
     ids = load_calibration(calib)
     start = time.perf_counter()
-    shared = compute_shared_stats(model, ids, settings.sinks, settings.seed)
+    shared = compute_shared_stats(model, ids, settings.sinks, settings.seed, protocol=settings.protocol)
     seconds = time.perf_counter() - start
     shared.meta["model"] = str(model_dir)
     shared.save(out)
@@ -76,7 +76,7 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
     shared = None
     if method in NEEDS_SHARED:
         shared = SharedStats.load(shared_path)
-        shared.check_compatible(ids, settings.sinks)
+        shared.check_compatible(ids, settings.sinks, settings.protocol)
     results = []
     for i, spec in enumerate(specs):
         model = load_model(model_dir, device=device, dtype=dtype)
@@ -89,7 +89,7 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
             "model": str(model_dir), "method": method, "sparsity": spec.tag,
             "sparsity_type": "structured" if method.endswith("structured") else ("n:m" if spec.is_nm else "unstructured"),
             "target_ratio": spec.ratio, **sparsity_report(model), "dense_parameters": dense_params,
-            "seed": settings.seed, "hyperparameters": settings.as_dict(), "n_calibration": int(ids.shape[0]),
+            "seed": settings.seed, "protocol": settings.protocol, "hyperparameters": settings.as_dict(), "n_calibration": int(ids.shape[0]),
             "calibration_seq_len": int(ids.shape[1]),
             "shared_stats": None if shared is None else str(shared_path),
         }

@@ -56,6 +56,9 @@ def channel_scores(down_weight: torch.Tensor, channel_sq_sum: torch.Tensor) -> t
 def channels_to_keep(scores: torch.Tensor, ratio: float) -> torch.Tensor:
     """Sorted indices of the channels kept after removing the lowest ``round(ratio·I)`` scores.
 
+    The released code has no structured method (``dllm_struct`` is an accepted name its entry
+    point never dispatches), so both protocols count with ``round`` here.
+
     scores: ``[I]``. Returns LongTensor ``[I − round(ratio·I)]`` in ascending channel order, so
     kept channels retain their relative order.
     """

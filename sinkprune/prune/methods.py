@@ -4,6 +4,11 @@ Layer-sequential methods (wanda, sparsegpt, sink_sparsegpt) propagate the clean 
 block by block: statistics of block i's seven linear inputs are gathered on the unpruned block,
 all seven are pruned, then block i's pruned outputs become block i+1's inputs (as released).
 One-shot methods (magnitude, sink_wanda, structured variants) use the dense model's statistics.
+
+``*_unstable`` methods are the paper's wording, "suppress unstable sinks": ω = 1 at stable sinks
+(``sinks.tau``), ω = 1 − s elsewhere; the released code never gates (``sinks.gate: none``).
+Under ``protocol: released`` every method counts, thresholds and handles N:M as the released
+code does (sinkprune.prune.sparsity; docs/deviations.md).
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ from sinkprune.prune.capture import Chunk, embed_chunks, input_hooks, run_layer_
 from sinkprune.prune.importance import (accumulated_scores, channel_scores, channels_to_keep,
                                         magnitude_scores, sum_squares, wanda_scores)
 from sinkprune.prune.names import METHODS, NEEDS_SHARED, STRUCTURED, UNSTRUCTURED  # noqa: F401 (re-exported)
-from sinkprune.prune.settings import PruneSettings
+from sinkprune.prune.settings import BATCH_SIZE, PruneSettings
 from sinkprune.prune.sparsegpt import HessianAccumulator, sparsegpt_prune
-from sinkprune.prune.sparsity import Sparsity, select_mask
-from sinkprune.prune.stats import SharedStats
+from sinkprune.prune.sparsity import Sparsity, row_mask, select_mask
+from sinkprune.prune.stats import SharedStats, hide_keys, pad_keys
 
 
 def _zero(module: torch.nn.Linear, mask: torch.Tensor) -> None:
@@ -28,11 +33,15 @@ def _zero(module: torch.nn.Linear, mask: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def prune_magnitude(model: Any, sparsity: Sparsity) -> None:
-    """|W|; unstructured uses one threshold per weight matrix (released code), N:M per group."""
+def prune_magnitude(model: Any, sparsity: Sparsity, released: bool = False) -> None:
+    """|W|; unstructured uses one threshold per weight matrix, as released, N:M per group.
+
+    corrected removes exactly round(ratio·numel) weights per matrix; the released ``<=``
+    threshold (``released=True``) removes one more.
+    """
     for i in range(model.num_layers):
         for module in model.linear_modules(i).values():
-            _zero(module, select_mask(magnitude_scores(module.weight), sparsity, layer_wide=True))
+            _zero(module, select_mask(magnitude_scores(module.weight), sparsity, layer_wide=True, released=released))
 
 
 @torch.no_grad()
@@ -47,31 +56,53 @@ def _gather_layer(model: Any, i: int, chunks: list[Chunk],
 
 
 @torch.no_grad()
-def prune_wanda(model: Any, ids: torch.Tensor, sparsity: Sparsity) -> None:
-    """Wanda: ``|W_ij|·sqrt(mean X_j²)`` per output row (or N:M), layer-sequential on clean ``ids`` ``[N, S]``."""
-    chunks = embed_chunks(model, ids)
+def prune_wanda(model: Any, ids: torch.Tensor, sparsity: Sparsity, released: bool = False) -> None:
+    """Wanda: ``|W_ij|·sqrt(mean X_j²)`` per output row (or N:M), layer-sequential on clean ``ids`` ``[N, S]``.
+
+    Per row: round(ratio·D_in) weights. ``released``: the reference's ``int(D_in·ratio)``, its
+    running-mean ``scaler_row`` and one sequence per forward pass, so scores round as its do.
+    """
+    chunks = embed_chunks(model, ids, batch_size=1 if released else BATCH_SIZE)
     tokens = ids.numel()
     for i in range(model.num_layers):
         modules = model.linear_modules(i)
         sq = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in modules.items()}
+        seen = {name: 0 for name in modules}
 
         def add(name: str, x: torch.Tensor, rows: slice) -> None:
-            sq[name] += sum_squares(x)
+            if not released:
+                sq[name] += sum_squares(x)
+                return
+            for row in x:  # the reference's running mean, one sequence per update (WrappedGPT)
+                sq[name] *= seen[name] / (seen[name] + 1)
+                seen[name] += 1
+                sq[name] += torch.norm(row.float().t(), p=2, dim=1) ** 2 / seen[name]
 
         _gather_layer(model, i, chunks, add)
         for name, module in modules.items():
-            _zero(module, select_mask(wanda_scores(module.weight, sq[name], tokens), sparsity))
+            scores = (magnitude_scores(module.weight) * torch.sqrt(sq[name].reshape(1, -1)) if released
+                      else wanda_scores(module.weight, sq[name], tokens))
+            _zero(module, select_mask(scores, sparsity, released=released))
         chunks = run_layer_chunks(model, i, chunks)
 
 
 @torch.no_grad()
 def prune_sparsegpt(model: Any, ids: torch.Tensor, sparsity: Sparsity, percdamp: float = 0.01,
-                    blocksize: int = 128, omega: torch.Tensor | None = None) -> None:
-    """SparseGPT, layer-sequential on clean ``ids`` ``[N, S]``; H from ``ω ⊙ X`` when ``omega`` ``[N, S]``."""
-    chunks = embed_chunks(model, ids)
+                    blocksize: int = 128, omega: torch.Tensor | None = None, released: bool = False,
+                    pads: torch.Tensor | None = None) -> None:
+    """SparseGPT, layer-sequential on clean ``ids`` ``[N, S]``; H from ``ω ⊙ X`` when ``omega`` ``[N, S]``.
+
+    ``released``: the reference's ``<=`` block threshold. pads: bool ``[S]`` of keys hidden from
+    attention in every sequence (released Dream sink-aware SparseGPT reuses the pad mask of the
+    last calibration window for all of them).
+    """
+    chunks = embed_chunks(model, ids, batch_size=1 if released else BATCH_SIZE)
+    if pads is not None:
+        chunks = [(h, hide_keys(model, ctx, pads.expand(h.shape[0], -1)), sl) for h, ctx, sl in chunks]
     for i in range(model.num_layers):
         modules = model.linear_modules(i)
-        hessians = {name: HessianAccumulator(m.in_features, device=m.weight.device) for name, m in modules.items()}
+        hessians = {name: HessianAccumulator(m.in_features, released, device=m.weight.device)
+                    for name, m in modules.items()}
 
         def add(name: str, x: torch.Tensor, rows: slice) -> None:
             hessians[name].add(x, None if omega is None else omega[rows])
@@ -79,26 +110,39 @@ def prune_sparsegpt(model: Any, ids: torch.Tensor, sparsity: Sparsity, percdamp:
         _gather_layer(model, i, chunks, add)
         for name, module in modules.items():
             pruned, _ = sparsegpt_prune(module.weight.data, hessians[name].hessian(), sparsity,
-                                        percdamp=percdamp, blocksize=blocksize)
+                                        percdamp=percdamp, blocksize=blocksize, released=released)
             module.weight.data.copy_(pruned)
         chunks = run_layer_chunks(model, i, chunks)
 
 
 @torch.no_grad()
-def prune_sink_wanda(model: Any, shared: SharedStats, sparsity: Sparsity) -> None:
+def prune_sink_wanda(model: Any, shared: SharedStats, sparsity: Sparsity, released: bool = False,
+                     unstable: bool = False) -> None:
     """Sink-aware Wanda (released ``sink``): ``|W_ij|·acc_j`` from the dense one-shot accumulators.
 
-    Per output row, or N:M (the released code ignores N:M here; this implements it).
+    Per output row, or N:M. The released code ignores N:M here and prunes ``int(D_in·N/M)``
+    per row instead; ``released=True`` does the same. ``unstable`` uses the accumulators of the
+    paper's wording (ω = 1 at stable sinks).
     """
+    acc = shared.acc_unstable if unstable else shared.acc
     for i in range(model.num_layers):
         for name, module in model.linear_modules(i).items():
-            _zero(module, select_mask(accumulated_scores(module.weight, shared.acc[f"{i}.{name}"]), sparsity))
+            scores = accumulated_scores(module.weight, acc[f"{i}.{name}"])
+            mask = row_mask(scores, sparsity.ratio, released=True) if released else select_mask(scores, sparsity)
+            _zero(module, mask)
 
 
 def prune_sink_sparsegpt(model: Any, ids: torch.Tensor, shared: SharedStats, sparsity: Sparsity,
-                         percdamp: float = 0.01, blocksize: int = 128) -> None:
-    """Sink-aware SparseGPT (released ``sink_sgpt``): SparseGPT with H from ``ω̄ ⊙ X``, ω̄ = 1 − s̄."""
-    prune_sparsegpt(model, ids, sparsity, percdamp, blocksize, omega=shared.omega_bar())
+                         percdamp: float = 0.01, blocksize: int = 128, released: bool = False,
+                         unstable: bool = False) -> None:
+    """Sink-aware SparseGPT (released ``sink_sgpt``): SparseGPT with H from ``ω̄ ⊙ X``, ω̄ = 1 − s̄.
+
+    ``unstable``: ω̄ = 1 at stable sinks (paper wording). ``released``: the reference's block
+    threshold and, for Dream, the release's pad mask (that of the last calibration window).
+    """
+    pads = pad_keys(model, ids[-1:], released)
+    prune_sparsegpt(model, ids, sparsity, percdamp, blocksize, omega=shared.omega_bar(unstable), released=released,
+                    pads=None if pads is None else pads[0])
 
 
 @torch.no_grad()
@@ -135,12 +179,13 @@ def prune_model(model: Any, method: str, sparsity: Sparsity, ids: torch.Tensor,
             raise ValueError(f"structured methods take a channel ratio like '0.30', got {sparsity.tag}")
         prune_structured(model, shared, sparsity.ratio, sink=method == "sink_structured")
     elif method == "magnitude":
-        prune_magnitude(model, sparsity)
+        prune_magnitude(model, sparsity, settings.released)
     elif method == "wanda":
-        prune_wanda(model, ids, sparsity)
+        prune_wanda(model, ids, sparsity, settings.released)
     elif method == "sparsegpt":
-        prune_sparsegpt(model, ids, sparsity, settings.percdamp, settings.blocksize)
-    elif method == "sink_wanda":
-        prune_sink_wanda(model, shared, sparsity)
+        prune_sparsegpt(model, ids, sparsity, settings.percdamp, settings.blocksize, released=settings.released)
+    elif method in ("sink_wanda", "sink_wanda_unstable"):
+        prune_sink_wanda(model, shared, sparsity, settings.released, unstable=method.endswith("_unstable"))
     else:
-        prune_sink_sparsegpt(model, ids, shared, sparsity, settings.percdamp, settings.blocksize)
+        prune_sink_sparsegpt(model, ids, shared, sparsity, settings.percdamp, settings.blocksize, settings.released,
+                             unstable=method.endswith("_unstable"))

@@ -5,9 +5,11 @@ Torch-free, so the Snakefile can import it at DAG build time without paying torc
 
 from __future__ import annotations
 
-UNSTRUCTURED = ("magnitude", "wanda", "sparsegpt", "sink_wanda", "sink_sparsegpt")
+UNSTRUCTURED = ("magnitude", "wanda", "sparsegpt", "sink_wanda", "sink_sparsegpt", "sink_wanda_unstable",
+                "sink_sparsegpt_unstable")
 STRUCTURED = ("structured", "sink_structured")
 METHODS = UNSTRUCTURED + STRUCTURED
 # Methods that load results/prune/{model}/shared.pt (sink scores, accumulators, channel norms);
 # the others (magnitude, wanda, sparsegpt) run without waiting for it.
-NEEDS_SHARED = ("sink_wanda", "sink_sparsegpt", "structured", "sink_structured")
+NEEDS_SHARED = ("sink_wanda", "sink_sparsegpt", "sink_wanda_unstable", "sink_sparsegpt_unstable", "structured",
+                "sink_structured")

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+PROTOCOLS = ("released", "corrected")
+
 # Sequences per forward pass in the statistics and layer-sequential passes. Fixed (not config):
 # results are byte-identical only at a fixed batch size, and every statistic is defined per
 # sequence so the choice does not change the mathematics.
@@ -37,13 +39,28 @@ class SinkSettings:
 
 @dataclass(frozen=True)
 class PruneSettings:
-    """Everything the prune stage reads from config: seed, threads, sink and SparseGPT knobs."""
+    """Everything the prune stage reads from config: seed, protocol, threads, sink and SparseGPT knobs.
+
+    ``protocol`` (top-level config key): ``released`` reproduces VILA-Lab/Sink-Aware-Pruning's
+    counting, thresholds, N:M handling and noise stream; ``corrected`` is the suite's own
+    (docs/deviations.md lists each difference).
+    """
 
     seed: int = 0
+    protocol: str = "corrected"
     threads: int = 1
     sinks: SinkSettings = field(default_factory=SinkSettings)
     percdamp: float = 0.01
     blocksize: int = 128
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"config key 'protocol' must be one of {PROTOCOLS}, got {self.protocol!r}")
+
+    @property
+    def released(self) -> bool:
+        """True under ``protocol: released``."""
+        return self.protocol == "released"
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "PruneSettings":
@@ -53,6 +70,7 @@ class PruneSettings:
         sink_fields = SinkSettings.__dataclass_fields__
         return cls(
             seed=int(config.get("seed", 0)),
+            protocol=str(config.get("protocol", "corrected")),
             threads=int(config.get("threads", 1)),
             sinks=SinkSettings(**{k: v for k, v in sinks.items() if k in sink_fields}),
             percdamp=float(prune.get("percdamp", 0.01)),

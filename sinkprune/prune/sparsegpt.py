@@ -6,34 +6,49 @@ Cholesky factor of H⁻¹, columns processed left to right in blocks of ``blocks
 a block is chosen from ``w² / [H⁻¹]_jj²`` on the *already updated* weights; each removed weight's
 error is spread over the remaining columns. Sink-aware SparseGPT only changes X into ω ⊙ X.
 
-Deviation: the unstructured mask takes exactly ``round(ratio·rows·cols)`` weights per block
-(the reference thresholds with ``<=`` at index ``int(ratio·numel)``, removing one extra).
+Departure from the release (protocol: corrected): the unstructured mask takes exactly
+``round(ratio·rows·cols)`` weights per block; the reference thresholds with ``<=`` at index
+``int(ratio·numel)``, removing one extra per 128-column block, and ``released=True`` does that
+(docs/deviations.md).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from sinkprune.prune.sparsity import Sparsity, count_to_prune
+from sinkprune.prune.sparsity import Sparsity, count_to_prune, threshold_mask
 
 
 class HessianAccumulator:
     """Running ``H = (2/N) Σ_n (ω_n ⊙ X_n)ᵀ (ω_n ⊙ X_n)`` over calibration sequences.
 
     N counts sequences (as in the reference code); the scale of H does not change the result
-    because damping is relative to its diagonal.
+    because damping is relative to its diagonal. corrected sums XᵀX and scales once at the end;
+    ``released=True`` updates a running mean one sequence at a time as the reference's
+    ``add_batch`` does at batch size 1 (``H *= n/(n+1)``, ``H += (√(2/n)·X)ᵀ(√(2/n)·X)``), which
+    rounds differently and can move a weight near the block threshold.
     """
 
-    def __init__(self, columns: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, columns: int, released: bool = False, device: torch.device | str = "cpu") -> None:
         # float32 whatever the model's dtype, as the reference accumulates H.
         self.sum = torch.zeros(columns, columns, dtype=torch.float32, device=device)
         self.count = 0
+        self.released = released
 
     def add(self, x: torch.Tensor, omega: torch.Tensor | None = None) -> None:
         """Add activations ``x`` ``[B, S, D]`` with optional per-token weights ``omega`` ``[B, S]``."""
         x = x.detach().to(device=self.sum.device, dtype=torch.float32)
         if omega is not None:
             x = x * omega.to(device=x.device, dtype=x.dtype).unsqueeze(-1)
+        if self.released:
+            for row in x:
+                self.sum *= self.count / (self.count + 1)
+                self.count += 1
+                inp = math.sqrt(2 / self.count) * row.reshape(-1, row.shape[-1]).t()
+                self.sum += inp.matmul(inp.t())
+            return
         flat = x.reshape(-1, x.shape[-1])
         self.sum += flat.T @ flat
         self.count += x.shape[0]
@@ -42,7 +57,7 @@ class HessianAccumulator:
         """``[D, D]`` Hessian; raises if nothing was accumulated."""
         if self.count == 0:
             raise ValueError("no calibration activations were accumulated")
-        return self.sum * (2.0 / self.count)
+        return self.sum if self.released else self.sum * (2.0 / self.count)
 
 
 def _inverse_cholesky(hessian: torch.Tensor, percdamp: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,8 +76,11 @@ def _inverse_cholesky(hessian: torch.Tensor, percdamp: float) -> tuple[torch.Ten
 
 
 def sparsegpt_prune(weight: torch.Tensor, hessian: torch.Tensor, sparsity: Sparsity,
-                    percdamp: float = 0.01, blocksize: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+                    percdamp: float = 0.01, blocksize: int = 128,
+                    released: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Prune ``weight`` ``[D_out, D_in]`` given ``hessian`` ``[D_in, D_in]``.
+
+    ``released`` selects the reference's ``<=`` block threshold (one weight more per block).
 
     Returns (pruned weight in the input dtype, bool mask ``[D_out, D_in]`` of removed weights,
     including dead input columns). For N:M, ``blocksize`` must be a multiple of M.
@@ -88,7 +106,9 @@ def sparsegpt_prune(weight: torch.Tensor, hessian: torch.Tensor, sparsity: Spars
         if not sparsity.is_nm:
             saliency = (w1 ** 2 / diag1.reshape(1, -1) ** 2).reshape(-1)
             k = count_to_prune(saliency.numel(), sparsity.ratio)
-            if k > 0:
+            if released:
+                mask1.view(-1)[:] = threshold_mask(saliency, sparsity.ratio)
+            elif k > 0:
                 order = torch.sort(saliency, stable=True).indices[:k]
                 mask1.view(-1)[order] = True
         for i in range(count):

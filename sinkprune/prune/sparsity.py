@@ -2,7 +2,9 @@
 
 A mask is a bool tensor shaped like the weight, ``True`` where the weight is removed. Scores are
 importance values: the *lowest* scores are pruned. Ties are broken by position (stable sort), so
-the same scores always give the same mask.
+the same scores always give the same mask. ``released=True`` (``protocol: released``) selects the
+released code's rules instead: ``int`` counts and the ``<=`` threshold, which takes every tie
+(docs/deviations.md).
 """
 
 from __future__ import annotations
@@ -56,13 +58,15 @@ def parse_sparsity(spec: str | float) -> Sparsity:
     return Sparsity(ratio=ratio)
 
 
-def count_to_prune(total: int, ratio: float) -> int:
-    """Number of elements removed out of ``total``: round(ratio·total).
+def count_to_prune(total: int, ratio: float, released: bool = False) -> int:
+    """Number of elements removed out of ``total``.
 
-    Rounded rather than truncated: the released code's ``int(D·ratio)`` drops one weight whenever
-    the float product lands just below an integer (int(0.29·100) = 28).
+    corrected: round(ratio·total). released: ``int(total·ratio)`` as VILA-Lab/Sink-Aware-Pruning
+    computes it: it truncates (int(128·0.7) = 89, round gives 90) and drops one more whenever the
+    float product lands just below an integer (int(100·0.29) = 28). At 0.25/0.50/0.75 of
+    power-of-two widths both agree.
     """
-    return int(round(ratio * total))
+    return int(total * ratio) if released else int(round(ratio * total))
 
 
 def _lowest_k(scores: torch.Tensor, k: int, dim: int) -> torch.Tensor:
@@ -75,19 +79,36 @@ def _lowest_k(scores: torch.Tensor, k: int, dim: int) -> torch.Tensor:
     return mask.scatter_(dim, idx, True)
 
 
-def row_mask(scores: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Prune the lowest ``round(ratio·D_in)`` scores of every output row.
+def threshold_mask(scores: torch.Tensor, ratio: float) -> torch.Tensor:
+    """The released rule: prune every score ``<=`` the ``int(numel·ratio)``-th smallest (0-based).
+
+    That removes ``int(numel·ratio) + 1`` entries (plus any ties at the threshold): one more than
+    the count it names. Released magnitude pruning applies it to each weight matrix and released
+    SparseGPT to each 128-column block. Ratio 0 removes nothing (the released entry point skips
+    pruning at sparsity 0).
+    """
+    if ratio == 0:
+        return torch.zeros_like(scores, dtype=torch.bool)
+    thresh = torch.sort(scores.reshape(-1))[0][int(scores.numel() * ratio)]
+    return scores <= thresh
+
+
+def row_mask(scores: torch.Tensor, ratio: float, released: bool = False) -> torch.Tensor:
+    """Prune the lowest :func:`count_to_prune` ``(D_in, ratio)`` scores of every output row.
 
     scores: ``[D_out, D_in]``. Returns bool ``[D_out, D_in]``; every row has the same count.
     """
-    return _lowest_k(scores, count_to_prune(scores.shape[1], ratio), dim=1)
+    return _lowest_k(scores, count_to_prune(scores.shape[1], ratio, released), dim=1)
 
 
-def layer_mask(scores: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Prune the lowest ``round(ratio·numel)`` scores of the whole matrix (one layer-wide threshold).
+def layer_mask(scores: torch.Tensor, ratio: float, released: bool = False) -> torch.Tensor:
+    """One layer-wide threshold for the whole matrix (magnitude pruning; rows end up unequal).
 
-    Used for magnitude pruning, as in the released code (rows end up with unequal sparsity).
+    corrected: exactly ``round(ratio·numel)`` lowest scores. released: :func:`threshold_mask`,
+    i.e. the released code's ``<=`` rule, one weight more per matrix.
     """
+    if released:
+        return threshold_mask(scores, ratio)
     flat = _lowest_k(scores.reshape(-1), count_to_prune(scores.numel(), ratio), dim=0)
     return flat.reshape(scores.shape)
 
@@ -104,11 +125,17 @@ def nm_mask(scores: torch.Tensor, n: int, m: int) -> torch.Tensor:
     return _lowest_k(grouped, n, dim=2).reshape(rows, cols)
 
 
-def select_mask(scores: torch.Tensor, sparsity: Sparsity, layer_wide: bool = False) -> torch.Tensor:
-    """Mask for a score matrix under ``sparsity``: N:M groups, else per row (or layer-wide)."""
+def select_mask(scores: torch.Tensor, sparsity: Sparsity, layer_wide: bool = False,
+                released: bool = False) -> torch.Tensor:
+    """Mask for a score matrix under ``sparsity``: N:M groups, else per row (or layer-wide).
+
+    ``released`` selects the released code's counting and threshold rules (protocol: released).
+    """
     if sparsity.is_nm:
         return nm_mask(scores, sparsity.n, sparsity.m)
-    return layer_mask(scores, sparsity.ratio) if layer_wide else row_mask(scores, sparsity.ratio)
+    if layer_wide:
+        return layer_mask(scores, sparsity.ratio, released)
+    return row_mask(scores, sparsity.ratio, released)
 
 
 def nm_holds(weight: torch.Tensor, n: int, m: int) -> bool:

@@ -9,6 +9,17 @@ For each calibration sequence and each sampled timestep t (method.md §2, §4):
    model, ``acc_j += ‖ω_t ⊙ X_t[:, j]‖₂`` (released sink-aware Wanda),
 4. ``s̄ = mean_t s_t`` and ω̄ = 1 − s̄ (gated alike); a clean pass of the dense model stores
    ``Σ X_c²`` and ``Σ (ω̄ X)_c²`` of every down-projection input (structured channel norms).
+
+The same second pass also accumulates the paper's wording, "suppress unstable sinks" (ω = 1 at
+stable sinks, ``sinks.tau``), for the ``*_unstable`` methods, whatever ``sinks.gate`` says.
+
+Noise (step 1) under ``protocol: corrected``: one generator seeded with the config seed, one
+draw for the whole batch per timestep (step-major), the LLaDA grid for both families. Under
+``protocol: released``: the draws VILA-Lab/Sink-Aware-Pruning makes at batch size 1 — one
+``rand`` of ``[1, S]`` per sample and timestep, sample-major, from the seeded stream on the
+model's device (the release seeds the global generator at start-up and nothing draws from it
+before the calibration passes); Dream first draws ``u0`` and uses t = (u0 + i/B) mod 1 = u0
+instead of the grid, and its passes mask pad tokens of the clean window out of attention.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from sinkprune.prune.importance import sequence_norms, sum_squares
 from sinkprune.prune.settings import BATCH_SIZE, SinkSettings
 from sinkprune.sinks.scores import sink_scores, stable_sink_gate, token_weights
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def ids_digest(ids: torch.Tensor) -> str:
@@ -42,7 +53,9 @@ class SharedStats:
 
     scores: s_t ``[T, N, S]``; stable: bool ``[N, S]`` (``gate: unstable``) or None; acc: per
     linear layer ``"{layer}.{name}"`` the summed ω-weighted norms ``[D_in]``; channel_sq /
-    channel_sq_sink: per layer ``Σ X_c²`` / ``Σ (ω̄ X)_c²`` of the down-projection input ``[I]``.
+    channel_sq_sink: per layer ``Σ X_c²`` / ``Σ (ω̄ X)_c²`` of the down-projection input ``[I]``;
+    stable_sinks / acc_unstable: the stable-sink gate and ``acc`` under the paper's wording
+    (``*_unstable`` methods), computed whatever ``sinks.gate`` says.
     """
 
     timesteps: list[float]
@@ -51,16 +64,19 @@ class SharedStats:
     acc: dict[str, torch.Tensor]
     channel_sq: dict[int, torch.Tensor]
     channel_sq_sink: dict[int, torch.Tensor]
+    stable_sinks: torch.Tensor
+    acc_unstable: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sbar(self) -> torch.Tensor:
-        """``s̄ = mean_t s_t`` ``[N, S]``."""
-        return self.scores.mean(dim=0)
+        """``s̄ = mean_t s_t`` ``[N, S]`` (summed step by step under protocol released)."""
+        return mean_over_steps(self.scores, self.meta.get("protocol") == "released")
 
-    def omega_bar(self) -> torch.Tensor:
-        """ω̄ = 1 − s̄ ``[N, S]``, 1 at stable sinks under the unstable gate (sink-aware SparseGPT)."""
-        return token_weights(self.sbar, self.stable)
+    def omega_bar(self, unstable: bool = False) -> torch.Tensor:
+        """ω̄ = 1 − s̄ ``[N, S]`` (sink-aware SparseGPT), 1 at stable sinks under the config's
+        unstable gate, or with ``unstable=True`` (paper wording, ``sink_sparsegpt_unstable``)."""
+        return token_weights(self.sbar, self.stable_sinks if unstable else self.stable)
 
     def to(self, device: torch.device | str) -> "SharedStats":
         """The same statistics with every tensor on ``device`` (self when already there)."""
@@ -73,7 +89,8 @@ class SharedStats:
 
         return replace(self, scores=self.scores.to(device),
                        stable=None if self.stable is None else self.stable.to(device),
-                       acc=move(self.acc), channel_sq=move(self.channel_sq),
+                       stable_sinks=None if self.stable_sinks is None else self.stable_sinks.to(device),
+                       acc=move(self.acc), acc_unstable=move(self.acc_unstable), channel_sq=move(self.channel_sq),
                        channel_sq_sink=move(self.channel_sq_sink))
 
     def save(self, path: str | Path) -> None:
@@ -89,13 +106,27 @@ class SharedStats:
             raise ValueError(f"{path}: unknown shared-statistics format; recompute with `prune stats`")
         return cls(**data)
 
-    def check_compatible(self, ids: torch.Tensor, sinks: SinkSettings) -> None:
-        """Raise if these statistics were computed on other inputs or other sink settings."""
+    def check_compatible(self, ids: torch.Tensor, sinks: SinkSettings, protocol: str | None = None) -> None:
+        """Raise if these statistics were computed on other inputs, sink settings or protocol."""
         if self.meta.get("calib_sha256") != ids_digest(ids):
             raise ValueError("shared statistics were computed on a different calibration batch")
+        if protocol is not None and self.meta.get("protocol", "corrected") != protocol:
+            raise ValueError(f"shared statistics used protocol {self.meta.get('protocol')!r}, config now has "
+                             f"{protocol!r}; recompute with `prune stats`")
         if self.meta.get("sinks") != asdict(sinks):
             raise ValueError(f"shared statistics used sink settings {self.meta.get('sinks')}, "
                              f"config now has {asdict(sinks)}; recompute with `prune stats`")
+
+
+def mean_over_steps(scores: torch.Tensor, sequential: bool = False) -> torch.Tensor:
+    """``mean_t s_t`` of ``[T, N, S]``; ``sequential`` adds step by step, then divides by T, as
+    the released sink-aware SparseGPT aggregates its masks (the sum rounds as its does)."""
+    if not sequential:
+        return scores.mean(dim=0)
+    total = torch.zeros_like(scores[0])
+    for step in scores:
+        total += step
+    return total / float(scores.shape[0])
 
 
 def noise_protection(model: Any, seq_len: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
@@ -127,22 +158,87 @@ def noisy_inputs(model: Any, ids: torch.Tensor, sinks: SinkSettings,
 
 
 @torch.no_grad()
-def run_blocks(model: Any, ids: torch.Tensor) -> None:
-    """All decoder blocks on ``ids`` ``[B, S]`` without the output head (its logits are unused)."""
+def released_noisy_inputs(model: Any, ids: torch.Tensor, sinks: SinkSettings,
+                          seed: int) -> tuple[list[float], torch.Tensor]:
+    """The released code's noised copies of ``ids`` ``[N, S]`` → ``[T, N, S]`` (protocol: released).
+
+    VILA-Lab/Sink-Aware-Pruning (``_forward_diffusion`` at its default batch size 1): for each
+    sample, for each step k, ``rand_like`` of ``[1, S]`` from the seeded stream, masked where
+    below p = (1 − eps)·k/steps + eps. Dream draws ``u0`` first and uses t = (u0 + 0/1) mod 1 and
+    never masks the first and last position. The expressions are the release's own, so float
+    rounding of p is the same. Draws are made on the model's device as the release's are (CUDA
+    and CPU streams differ for the same seed).
+    """
+    steps = sampled_timesteps(sinks.diffusion_steps, sinks.sample_every)
+    if model.mask_id is None:
+        return steps, ids.unsqueeze(0).expand(len(steps), *ids.shape).clone()
+    device = model.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    eps, total = sinks.mask_eps, sinks.diffusion_steps
+    noisy = torch.empty((len(steps), *ids.shape), dtype=ids.dtype, device="cpu")
+    for n in range(ids.shape[0]):
+        row = ids[n:n + 1].to(device)
+        for j, step in enumerate(range(sinks.sample_every, total + 1, sinks.sample_every)):
+            if model.logit_shift:  # Dream
+                u0 = torch.rand(1, generator=generator, device=device, dtype=torch.float32)
+                t = (u0 + torch.arange(1, device=device, dtype=torch.float32) / 1) % 1
+                p_mask = ((1.0 - eps) * t + eps)[:, None].repeat(1, row.shape[1])
+            else:
+                p_mask = (1.0 - eps) * (float(step) / float(total)) + eps
+            mask = torch.rand(row.shape, generator=generator, device=device, dtype=torch.float32) < p_mask
+            if model.logit_shift and row.shape[1] >= 2:
+                mask[:, 0] = False
+                mask[:, -1] = False
+            noisy[j, n] = torch.where(mask, torch.tensor(model.mask_id, device=device), row)[0].cpu()
+    return steps, noisy
+
+
+def pad_keys(model: Any, ids: torch.Tensor, released: bool) -> torch.Tensor | None:
+    """Pad positions of clean ``ids`` ``[B, S]`` to hide from attention, or None.
+
+    Only released Dream statistics passes mask pads (its ``_make_attention_mask``); the released
+    LLaDA code and the corrected protocol attend to every position.
+    """
+    if not (released and model.family == "dream" and model.pad_id is not None):
+        return None
+    pads = ids == model.pad_id
+    return pads if bool(pads.any()) else None
+
+
+def hide_keys(model: Any, ctx: Any, pads: torch.Tensor | None) -> Any:
+    """``ctx`` with pad keys ``[B, S]`` given the dtype's minimum in the additive attention mask."""
+    if pads is None:
+        return ctx
+    batch, seq = pads.shape
+    blocked = pads.to(ctx.attention_mask.device)[:, None, None, :].expand(batch, 1, seq, seq)
+    mask = ctx.attention_mask.expand(batch, 1, seq, seq).masked_fill(blocked, torch.finfo(model.dtype).min)
+    return replace(ctx, attention_mask=mask)
+
+
+@torch.no_grad()
+def run_blocks(model: Any, ids: torch.Tensor, pads: torch.Tensor | None = None) -> None:
+    """All decoder blocks on ``ids`` ``[B, S]`` without the output head (its logits are unused).
+
+    pads: optional bool ``[B, S]`` of keys hidden from attention (:func:`pad_keys`).
+    """
     hidden, ctx = model.embed(ids)
+    ctx = hide_keys(model, ctx, pads)
     for i in range(model.num_layers):
         hidden = model.run_layer(i, hidden, ctx)
 
 
 @torch.no_grad()
 def sink_score_passes(model: Any, noisy: torch.Tensor, sinks: SinkSettings,
-                      batch_size: int = BATCH_SIZE) -> torch.Tensor:
-    """s_t for every noisy input ``[T, N, S]`` → scores ``[T, N, S]`` float32 (first forward pass)."""
+                      batch_size: int = BATCH_SIZE, pads: torch.Tensor | None = None) -> torch.Tensor:
+    """s_t for every noisy input ``[T, N, S]`` → scores ``[T, N, S]`` float32 (first forward pass).
+
+    pads: optional bool ``[N, S]`` of keys hidden from attention (released Dream).
+    """
     scores = torch.empty(noisy.shape, dtype=torch.float32, device=model.device)
     with model.observe_attention() as recorder:
         for t in range(noisy.shape[0]):
             for sl in chunk_slices(noisy.shape[1], batch_size):
-                run_blocks(model, noisy[t, sl])
+                run_blocks(model, noisy[t, sl], None if pads is None else pads[sl])
                 scores[t, sl] = sink_scores(recorder.mass, rule=sinks.rule, alpha=sinks.alpha,
                                             k=sinks.k, eps=sinks.hard_eps)
     return scores
@@ -155,37 +251,47 @@ def stable_mask(scores: torch.Tensor, sinks: SinkSettings) -> torch.Tensor | Non
 
 @torch.no_grad()
 def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, scores: torch.Tensor,
-                          stable: torch.Tensor | None,
-                          batch_size: int = BATCH_SIZE) -> tuple[dict[str, torch.Tensor],
-                                                                 dict[int, torch.Tensor],
-                                                                 dict[int, torch.Tensor]]:
+                          stable: torch.Tensor | None, batch_size: int = BATCH_SIZE,
+                          stable_sinks: torch.Tensor | None = None, pads: torch.Tensor | None = None,
+                          sample_major: bool = False) -> tuple[dict[str, torch.Tensor], ...]:
     """Second pass (sink-aware Wanda accumulators) and clean pass (channel norms) on the dense model.
 
-    ids: clean ``[N, S]``; noisy/scores: ``[T, N, S]``; stable: ``[N, S]`` or None.
-    Returns (acc per linear ``[D_in]``, Σ X² and Σ (ω̄X)² per layer's down-projection input ``[I]``).
+    ids: clean ``[N, S]``; noisy/scores: ``[T, N, S]``; stable: ``[N, S]`` or None (config gate);
+    stable_sinks: ``[N, S]`` gate of the paper's wording (default: ``stable``); pads: optional
+    bool ``[N, S]`` of keys hidden from attention in the noisy passes (released Dream);
+    sample_major: the released order of the noisy passes (per sample, per step, batch size 1).
+    Returns (acc per linear ``[D_in]``, Σ X² and Σ (ω̄X)² per layer's down-projection input ``[I]``,
+    acc under ``stable_sinks``).
     """
     linears = all_linear_modules(model)
     # float32 accumulators on the model's device, whatever the model's dtype (released code).
     acc = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in linears.items()}
+    acc_unstable = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in linears.items()}
     current: dict[str, Any] = {"x": None}
 
     def add_norms(name: str, x: torch.Tensor) -> None:
         # q/k/v (and gate/up) receive the same tensor: compute its weighted norms once.
         if current["x"] is not x:
             current["x"], current["norms"] = x, sequence_norms(x, current["omega"])
+            current["norms_unstable"] = sequence_norms(x, current["omega_unstable"])
         acc[name] += current["norms"]
+        acc_unstable[name] += current["norms_unstable"]
 
+    omega = token_weights(scores, stable)
+    omega_unstable = token_weights(scores, stable if stable_sinks is None else stable_sinks)
+    # Step-major over chunks (corrected) or, with sample_major, sample by sample and step by step
+    # at batch size 1 (the released order of the sums, so they round as its do).
+    passes = ([(t, slice(n, n + 1)) for n in range(ids.shape[0]) for t in range(noisy.shape[0])] if sample_major
+              else [(t, sl) for t in range(noisy.shape[0]) for sl in chunk_slices(ids.shape[0], batch_size)])
     with input_hooks(linears, add_norms):
-        for t in range(noisy.shape[0]):
-            omega_t = token_weights(scores[t], stable)
-            for sl in chunk_slices(ids.shape[0], batch_size):
-                current["omega"], current["x"] = omega_t[sl], None
-                run_blocks(model, noisy[t, sl])
+        for t, sl in passes:
+            current["omega"], current["omega_unstable"], current["x"] = omega[t, sl], omega_unstable[t, sl], None
+            run_blocks(model, noisy[t, sl], None if pads is None else pads[sl])
 
     downs = {i: model.linear_modules(i)["down_proj"] for i in range(model.num_layers)}
     plain = {i: torch.zeros(m.in_features, device=m.weight.device) for i, m in downs.items()}
     weighted = {i: torch.zeros(m.in_features, device=m.weight.device) for i, m in downs.items()}
-    omega_bar = token_weights(scores.mean(dim=0), stable)
+    omega_bar = token_weights(mean_over_steps(scores, sample_major), stable)
 
     def add_channels(name: str, x: torch.Tensor) -> None:
         i = int(name)
@@ -196,24 +302,34 @@ def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, sc
         for sl in chunk_slices(ids.shape[0], batch_size):
             current["omega"] = omega_bar[sl]
             run_blocks(model, ids[sl])
-    return acc, plain, weighted
+    return acc, plain, weighted, acc_unstable
 
 
 def compute_shared_stats(model: Any, ids: torch.Tensor, sinks: SinkSettings, seed: int,
-                         batch_size: int = BATCH_SIZE) -> SharedStats:
+                         batch_size: int = BATCH_SIZE, protocol: str = "corrected") -> SharedStats:
     """All shared statistics of ``model`` on calibration ``ids`` ``[N, S]`` (module docstring).
 
-    Noise is drawn on the host; the passes run on the model's device; the result is on the host.
+    Noise is drawn on the host (``released``: on the model's device, as the release draws it);
+    the passes run on the model's device; the result is on the host.
     """
-    generator = torch.Generator().manual_seed(seed)
+    released = protocol == "released"
     ids = ids.cpu()
-    steps, noisy = noisy_inputs(model, ids, sinks, generator)
+    if released:
+        steps, noisy = released_noisy_inputs(model, ids, sinks, seed)
+        batch_size = 1  # the release's default batch size: its sums round as ours then do
+    else:
+        steps, noisy = noisy_inputs(model, ids, sinks, torch.Generator().manual_seed(seed))
+    pads = pad_keys(model, ids, released)
     on_device = noisy.to(model.device)
-    scores = sink_score_passes(model, on_device, sinks, batch_size)
+    scores = sink_score_passes(model, on_device, sinks, batch_size, pads)
     stable = stable_mask(scores, sinks)
-    acc, plain, weighted = accumulate_statistics(model, ids.to(model.device), on_device, scores, stable, batch_size)
-    meta = {"calib_sha256": ids_digest(ids), "sinks": asdict(sinks), "seed": seed,
+    stable_sinks = stable_sink_gate(scores, tau=sinks.tau)
+    acc, plain, weighted, acc_unstable = accumulate_statistics(model, ids.to(model.device), on_device, scores,
+                                                               stable, batch_size, stable_sinks, pads,
+                                                               sample_major=released)
+    meta = {"calib_sha256": ids_digest(ids), "sinks": asdict(sinks), "seed": seed, "protocol": protocol,
             "n_samples": int(ids.shape[0]), "seq_len": int(ids.shape[1]), "batch_size": batch_size,
             "masked_fraction": float((noisy != ids.unsqueeze(0)).float().mean())}
     return SharedStats(timesteps=steps, scores=scores, stable=stable, acc=acc, channel_sq=plain,
-                       channel_sq_sink=weighted, meta=meta).to("cpu")
+                       channel_sq_sink=weighted, stable_sinks=stable_sinks, acc_unstable=acc_unstable,
+                       meta=meta).to("cpu")
