@@ -44,7 +44,7 @@ def channel_masks(model: Any, shared: SharedStats, ratio: float, sink: bool) -> 
     for i in range(model.num_layers):
         down = model.linear_modules(i)["down_proj"]
         removed = torch.ones(down.in_features, dtype=torch.bool)
-        removed[channels_to_keep(channel_scores(down.weight, norms[i]), ratio).cpu()] = False
+        removed[channels_to_keep(channel_scores(down.weight, norms[i].to(down.weight.device)), ratio).cpu()] = False
         masks.append(removed)
     return torch.cat(masks)
 
