@@ -356,6 +356,15 @@ class Planner:
                     for sp, c in zip(sparsities, costs):
                         self.add(rule, f"model={m},method={meth},sparsity={sp}", "prune", "prune", load_bytes=w,
                                  temp=True, **c)
+            # protocol_diff: the shared statistics and every method × sparsity under both protocols
+            # in one job, on a copy of the dense model; it writes only a small CSV.
+            diffs = [self._prune_cost(m, meth, sp, observed, calib_acts)
+                     for meth in self.methods for sp in sparsity_list(self.config, meth)]
+            stats = (2 * steps + 1) * n * arch.forward_flops(S, head_rows=0) if any(
+                meth in NEEDS_SHARED for meth in self.methods) else 0.0
+            self.add("protocol_diff", f"model={m}", "prune", flops=2 * (stats + sum(c["flops"] for c in diffs)),
+                     load_bytes=w, out_bytes=1e5, gpu_mem=w + max(c["gpu_mem"] for c in diffs),
+                     host_mem=self.base + 2 * w)
 
     def _prune_cost(self, m: str, method: str, sparsity: str, observed: float, calib_acts: float) -> dict:
         arch, w, n, S = self.arch[m], self.weights(m), self.n_calib, self.calib_len
