@@ -70,3 +70,67 @@ use rule evaluate as evaluate_structured with:
         [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"].get("structured_ratios", [])],
     wildcard_constraints:
         method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
+
+
+# Perplexity as the release computes it after pruning (sinkprune/evaluate/perplexity.py): mini
+# reads the held-out text, paper WikiText-2 test. One job per model × method, like evaluate.
+PPL_TEXT = ["results/data/corpus_heldout.txt"] if config["scale"] == "mini" else []
+
+
+rule perplexity_dense:
+    input:
+        models=lambda w: model_input(w.model),
+        text=PPL_TEXT,
+    output:
+        "results/eval/{model}/dense/0.00/perplexity.json",
+    params:
+        py=PY,
+        code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
+        config=CONFIGFILE,
+        models=lambda w: f"--model {model_dir(w.model)}",
+        outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+        text=lambda w, input: f"--text {input.text}" if input.text else "",
+        cfg=cfg("seed", "protocol", "eval") if "protocol" in config else cfg("seed", "eval"),
+    threads: config["threads"]
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+        gpu=res("evaluate", "gpu"),
+    log:
+        "logs/eval/{model}/dense.perplexity.log",
+    benchmark:
+        "benchmarks/eval/{model}/dense.perplexity.tsv"
+    conda:
+        "../environment.yml"
+    shell:
+        "{params.py} sinkprune.evaluate perplexity --config {params.config} {params.models} {params.text} "
+        "{params.outs} > {log} 2>&1"
+
+
+use rule perplexity_dense as perplexity with:
+    input:
+        models=pruned_checkpoints,
+        text=PPL_TEXT,
+    output:
+        [f"results/eval/{{model}}/{{method}}/{s}/perplexity.json" for s in config["prune"]["sparsities"]],
+    params:
+        py=PY,
+        code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
+        config=CONFIGFILE,
+        models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
+        outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+        text=lambda w, input: f"--text {input.text}" if input.text else "",
+        cfg=cfg("seed", "protocol", "eval") if "protocol" in config else cfg("seed", "eval"),
+    wildcard_constraints:
+        method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
+    log:
+        "logs/eval/{model}/{method}.perplexity.log",
+    benchmark:
+        "benchmarks/eval/{model}/{method}.perplexity.tsv"
+
+
+use rule perplexity as perplexity_structured with:
+    output:
+        [f"results/eval/{{model}}/{{method}}/{s}/perplexity.json" for s in config["prune"].get("structured_ratios", [])],
+    wildcard_constraints:
+        method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",

@@ -120,8 +120,14 @@ def _causal_window(model, seq: torch.Tensor, prompt_len: int) -> float:
 
 @torch.no_grad()
 def perplexity(model, ids: list[int], settings: PerplexitySettings, seed: int) -> dict:
-    """The release's perplexity of token stream ``ids`` under ``model`` (formula per family, module doc)."""
-    spans = windows(len(ids), settings.max_length, settings.chunk, settings.stride)
+    """The release's perplexity of token stream ``ids`` under ``model`` (formula per family, module doc).
+
+    Windows are at most the model's context (``min(max_length, model.max_seq_len)`` tokens).
+    """
+    max_length = min(settings.max_length, int(getattr(model, "max_seq_len", settings.max_length)))
+    if settings.chunk >= max_length:
+        raise ValueError(f"eval.perplexity.chunk {settings.chunk} must be below the window length {max_length}")
+    spans = windows(len(ids), max_length, settings.chunk, settings.stride)
     if not spans:
         raise ValueError(f"perplexity: {len(ids)} tokens give no window of chunk {settings.chunk}")
     formula = "causal" if model.is_causal else ("dream" if model.family == "dream" else "llada")
@@ -141,7 +147,8 @@ def perplexity(model, ids: list[int], settings: PerplexitySettings, seed: int) -
     else:
         log_ppl = sum(scored) / (len(scored) * settings.chunk)  # total NLL / total answer tokens
     return {"perplexity": math.exp(log_ppl), "log_perplexity": log_ppl, "formula": formula,
-            "windows": len(scored), "tokens": len(ids), "settings": asdict(settings), "seed": seed}
+            "windows": len(scored), "tokens": len(ids), "max_length_used": max_length,
+            "settings": asdict(settings), "seed": seed}
 
 
 def token_stream(tokenizer, text: str, protocol: str, bos_id: int | None) -> list[int]:

@@ -118,6 +118,19 @@ def _lm_eval_version() -> str:
     return getattr(lm_eval, "__version__", "unknown")
 
 
+# lm-eval's command-line defaults (--seed 0,1234,1234,1234), which the release's
+# ``cli_evaluate()`` ran with: the few-shot examples are drawn with seed 1234.
+RELEASED_SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234,
+                  "fewshot_random_seed": 1234}
+
+
+def harness_seeds(protocol: str, seed: int) -> dict[str, int]:
+    """lm-eval's four seeds: the release's CLI defaults (``released``) or the config seed (``corrected``)."""
+    if protocol == "released":
+        return dict(RELEASED_SEEDS)
+    return {k: seed for k in RELEASED_SEEDS}
+
+
 def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int) -> dict:
     """Load ``model`` as the ``sinkprune`` lm-eval model and run ``simple_evaluate``; stable dict."""
     import lm_eval
@@ -131,8 +144,7 @@ def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int) 
                      task_mc_num=tasks.per_leaf(settings["task_mc_num"], "task_mc_num"))
     results = lm_eval.simple_evaluate(
         model=lm, tasks=tasks.objects, task_manager=tasks.manager, limit=settings["limit"],
-        log_samples=False, bootstrap_iters=1000, random_seed=seed, numpy_random_seed=seed,
-        torch_random_seed=seed, fewshot_random_seed=seed,
+        log_samples=False, bootstrap_iters=1000, **harness_seeds(settings["protocol"], seed),
     )
     return stable_results(results, lm.get_model_info(), tasks, settings, seed)
 
