@@ -281,3 +281,13 @@ def test_task_settings_reach_the_estimator(llada_dir):
     seq, ctx = lm._with_bos(*lm._encode_pair("12+35=", " 47"))
     want = dlm_loglikelihoods(lm.model, [seq], [ctx], 4, lm.batch_size, 0, cfg=0.5)[0]
     assert g == pytest.approx(want, abs=1e-9) and g != pytest.approx(p)
+
+
+def test_per_task_settings_spread_to_group_leaves():
+    """A setting on a group (MMLU's 57 subjects) reaches every leaf task the requests name."""
+    from sinkprune.evaluate.run import ResolvedTasks
+
+    tasks = ResolvedTasks(["mmlu", "piqa"], None, [], {}, {}, {"mmlu": ["mmlu_anatomy", "mmlu_law"], "piqa": ["piqa"]})
+    assert tasks.per_leaf({"mmlu": 1, "piqa": 2}, "task_mc_num") == {"mmlu_anatomy": 1, "mmlu_law": 1, "piqa": 2}
+    with pytest.raises(KeyError, match="eval.cfg names task.*arc_easy"):
+        tasks.per_leaf({"arc_easy": 0.5}, "cfg")

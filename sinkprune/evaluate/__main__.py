@@ -52,6 +52,8 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
         raise KeyError(f"give one --out per --model ({len(args.model)} models, {len(args.out)} outputs)")
     # Everything that can fail on input is checked here, before any model is loaded.
     first = resolve_tasks(tasks, args.tasks_dir, settings["num_fewshot"])
+    for key in ("cfg", "task_mc_num"):
+        first.per_leaf(settings[key], key)  # KeyError naming a task not being evaluated
     for model in args.model:
         resolve_checkpoint(model)  # FileNotFoundError naming the directory or hub id
     for i, (model, out) in enumerate(zip(args.model, args.out)):

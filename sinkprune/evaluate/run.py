@@ -98,10 +98,10 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
     for name in names:
         # A tag (a name for several tasks) has no object of its own: simple_evaluate reloads it.
         objects.append(loaded["groups"].get(name) or loaded["tasks"].get(name) or name)
-    leaves: dict[str, list[str]] = {}
+    leaf_names: dict[str, list[str]] = {}
     for name in names:
         group = loaded["groups"].get(name)
-        leaves[name] = sorted(t.config.task for t in group.get_all_tasks()) if group is not None else [name]
+        leaf_names[name] = sorted(t.config.task for t in group.get_all_tasks()) if group is not None else [name]
     for name, shots in num_fewshot.items():
         group = loaded["groups"].get(name)
         # An override on a group applies to each of its leaf tasks (e.g. the 57 MMLU subjects).
@@ -109,7 +109,7 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
         for task in leaves:
             task.set_config(key="num_fewshot", value=int(shots))
     chance = {n: c for n, c in (chance_levels(tasks_dir) if tasks_dir else {}).items() if n in names}
-    return ResolvedTasks(list(names), manager, objects, chance, data_files, leaves)
+    return ResolvedTasks(list(names), manager, objects, chance, data_files, leaf_names)
 
 
 def _lm_eval_version() -> str:
