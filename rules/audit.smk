@@ -2,12 +2,20 @@
 # scale (results/audit.md + .html).  Logic: sinkprune/audit.py.  `snakemake audit`.
 
 
+
+def protocol_diff_files(wildcards):
+    """results/prune/{model}/protocol_diff.csv of every pruned model, once a rule of the DAG writes them."""
+    writes = any(str(o).endswith("protocol_diff.csv") for r in workflow.rules for o in r.output)
+    return [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED] if writes else []
+
+
 rule audit:
     input:
         # Beside the Snakefile, so the DAG also runs in another working directory (-d).
         published=os.path.join(workflow.basedir, "paper", "published.csv"),
         main="results/tables/main.csv",
         claims="results/claims/sink_variance.json",
+        protocol_diff=protocol_diff_files,
     output:
         md="results/audit.md",
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),
@@ -26,4 +34,5 @@ rule audit:
         "../environment.yml"
     shell:
         "{params.py} sinkprune.audit --published {input.published} --main {input.main} --claims results/claims "
-        "--config {params.config} --out {output.md} --html {output.html} > {log} 2>&1"
+        "--config {params.config} --protocol-diff {input.protocol_diff} --out {output.md} --html {output.html} "
+        "> {log} 2>&1"

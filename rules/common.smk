@@ -114,6 +114,12 @@ def eval_files():
     return dense + [f"results/eval/{m}/{meth}/{s}.json" for m, meth, s in pruned_runs()]
 
 
+def perplexity_files():
+    """The release's perplexity of every dense and pruned model (rules/eval.smk)."""
+    dense = [f"results/eval/{m}/dense/0.00/perplexity.json" for m in PRUNED]
+    return dense + [f"results/eval/{m}/{meth}/{s}/perplexity.json" for m, meth, s in pruned_runs()]
+
+
 def prune_reports():
     return [f"results/prune/{m}/{meth}/{s}/report.json" for m, meth, s in pruned_runs()]
 
@@ -141,12 +147,13 @@ def final_targets():
         "results/provenance.json",
         "results/audit.md",
         "results/audit.html",
-    ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS] + [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED]
+    ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS] + [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED] + perplexity_files()
 
 
 def manifest_inputs():
     """Every result file listed in the sha256 manifest."""
-    return [t for t in final_targets() if t.startswith("results/")] + eval_files() + prune_reports()
+    return ([t for t in final_targets() if t.startswith("results/")] + eval_files() + prune_reports()
+            + perplexity_files())
 
 
 def init_checkpoint(wildcards):

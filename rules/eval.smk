@@ -8,6 +8,11 @@ EVAL_CODE = source_hash(
     entry="sinkprune.evaluate.__main__",
 )
 
+# Perplexity as the release computes it after pruning (sinkprune/evaluate/perplexity.py): mini
+# reads the held-out text, paper WikiText-2 test. One job per model × method, like evaluate.
+PPL_TEXT = ["results/data/corpus_heldout.txt"] if config["scale"] == "mini" else []
+
+
 if EVAL_SPLIT == "grouped":
 
     rule evaluate_dense:
@@ -68,6 +73,62 @@ if EVAL_SPLIT == "grouped":
         wildcard_constraints:
             method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
 
+    rule perplexity_dense:
+        input:
+            models=lambda w: model_input(w.model),
+            text=PPL_TEXT,
+        output:
+            "results/eval/{model}/dense/0.00/perplexity.json",
+        params:
+            py=PY,
+            code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
+            config=CONFIGFILE,
+            models=lambda w: f"--model {model_dir(w.model)}",
+            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+            text=lambda w, input: f"--text {input.text}" if input.text else "",
+            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
+        threads: config["threads"]
+        resources:
+            **resources_for("perplexity"),
+        log:
+            "logs/eval/{model}/dense.perplexity.log",
+        benchmark:
+            "benchmarks/eval/{model}/dense.perplexity.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "{params.py} sinkprune.evaluate perplexity --config {params.config} {params.models} {params.text} "
+            "{params.outs} > {log} 2>&1"
+
+
+    use rule perplexity_dense as perplexity with:
+        input:
+            models=pruned_checkpoints,
+            text=PPL_TEXT,
+        output:
+            [f"results/eval/{{model}}/{{method}}/{s}/perplexity.json" for s in config["prune"]["sparsities"]],
+        params:
+            py=PY,
+            code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
+            config=CONFIGFILE,
+            models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
+            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+            text=lambda w, input: f"--text {input.text}" if input.text else "",
+            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
+        wildcard_constraints:
+            method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
+        log:
+            "logs/eval/{model}/{method}.perplexity.log",
+        benchmark:
+            "benchmarks/eval/{model}/{method}.perplexity.tsv"
+
+
+    use rule perplexity as perplexity_structured with:
+        output:
+            [f"results/eval/{{model}}/{{method}}/{s}/perplexity.json" for s in config["prune"].get("structured_ratios", [])],
+        wildcard_constraints:
+            method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
+
 else:
 
     # eval.split: task (the paper setting): one job per evaluated model × task, so each job's
@@ -123,3 +184,33 @@ else:
             "../environment.yml"
         shell:
             "{params.py} sinkprune.evaluate.merge {input} --out {output} > {log} 2>&1"
+
+    # One perplexity job per evaluated model (dense or one pruned sparsity), as evaluate_task.
+    rule perplexity:
+        input:
+            model=eval_checkpoint,
+            text=PPL_TEXT,
+        output:
+            "results/eval/{model}/{method}/{sparsity}/perplexity.json",
+        params:
+            py=PY,
+            code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
+            config=CONFIGFILE,
+            model=eval_model_arg,
+            text=lambda w, input: f"--text {input.text}" if input.text else "",
+            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
+        wildcard_constraints:
+            method="|".join(["dense", *sorted(METHODS)]),
+            sparsity=r"0\.00|\d\.\d\d|\d+-\d+",
+        threads: config["threads"]
+        resources:
+            **resources_for("perplexity"),
+        log:
+            "logs/eval/{model}/{method}/{sparsity}/perplexity.log",
+        benchmark:
+            "benchmarks/eval/{model}/{method}/{sparsity}/perplexity.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "{params.py} sinkprune.evaluate perplexity --config {params.config} --model {params.model} {params.text} "
+            "--out {output} > {log} 2>&1"

@@ -9,9 +9,19 @@ CLI::
 Part 1 puts every row of ``paper/published.csv`` beside our number for the same model, method,
 sparsity and task.  Paper names map to ours through the config (``audit.model_map``: paper model
 -> config model key; ``audit.task_map``: paper task -> our task).  A row with no counterpart is
-listed with the reason, never dropped: at mini scale no paper model is run, so every row reads
-"missing at this scale".  Differences are in percentage points (fractions are scaled by 100) and
-pass when within ``audit.tolerance``.
+listed with the reason, never dropped: at mini scale no paper model is run, so those rows fold
+into one line per published table.  Differences are in percentage points (fractions are scaled
+by 100) and pass when within ``audit.tolerance``.  Each published number's protocol and metric
+(``PUBLISHED_PROTOCOL``) is stated beside it.
+
+The README's ``Avg`` is not the mean of the six tasks its table lists (dense 57.93 vs 65.73); it
+is consistent with the mean of all eight benchmarks the paper evaluates (the six + GPQA + RACE).
+The audit states this as an assumption, shows ``8 × Avg − Σ six`` (the implied GPQA + RACE
+sum) beside our own GPQA + RACE sum, and compares ``Avg`` with our eight-task mean.
+
+The page opens with what was compared: claim verdicts and, where the pruning stage wrote
+``results/prune/{model}/protocol_diff.csv``, the share of mask entries that differ between the
+``released`` and ``corrected`` protocols.
 
 Part 2 checks the paper's qualitative claims on whatever models this scale runs: the sink
 variance claim (read from ``results/claims/sink_variance.json``, written by the sinks stage) and
@@ -44,7 +54,26 @@ SINK_PAIRS: dict[str, str] = {
 }
 # |difference| / stderr above which a difference is called significant (≈95 % two-sided).
 Z_SIGNIFICANT = 2.0
-AVG_TASK = "Avg"  # the published mean over the table's other tasks
+AVG_TASK = "Avg"  # the published mean over the table's tasks (and, by assumption, GPQA and RACE)
+# Benchmarks the paper evaluates (eight) whose columns the README's unstructured table omits.
+AVG_EXTRA_TASKS = ("GPQA", "RACE")
+N_BENCHMARKS = 8
+# Protocol and metric of each published number (paper task name). Source: the release's
+# eval_llada.sh (lm-eval 0.4.8, LLaDA's eval_llada.py, batch_size 8) and README; metric choice:
+# sinkprune/tables.py.
+PUBLISHED_PROTOCOL: dict[str, tuple[str, str]] = {
+    "MMLU": ("5-shot; Monte-Carlo log-likelihood, mc_num 1, no CFG", "acc"),
+    "ARC-C": ("0-shot; Monte-Carlo log-likelihood, mc_num 128, cfg 0.5", "acc (unconfirmed; acc_norm in main.csv)"),
+    "ARC-E": ("0-shot; no released command (as ARC-C, no CFG)", "acc (unconfirmed; acc_norm in main.csv)"),
+    "PIQA": ("0-shot; Monte-Carlo log-likelihood, mc_num 128, cfg 0.5", "acc (unconfirmed; acc_norm in main.csv)"),
+    "WinoG": ("5-shot; Monte-Carlo log-likelihood, mc_num 128, no CFG", "acc"),
+    "GSM8K": ("5-shot (lm-eval default); generation 1024 tokens, 1024 steps, one block",
+              "exact_match, flexible-extract (unconfirmed)"),
+    "HellaSwag": ("0-shot; Monte-Carlo log-likelihood, mc_num 128, cfg 0.5", "acc_norm (inferred)"),
+    "GPQA": ("5-shot gpqa_main_n_shot; Monte-Carlo log-likelihood, mc_num 128, cfg 0.5", "acc (unconfirmed)"),
+    "RACE": ("0-shot; no released command", "acc"),
+    AVG_TASK: ("mean of the eight benchmarks (assumption)", "each task's metric"),
+}
 
 
 @dataclass(frozen=True)
@@ -103,62 +132,69 @@ def _our_rows(ours: pd.DataFrame, model: str, method: str, sparsity: str) -> pd.
     return sel[[same_sparsity(str(s), sparsity) for s in sel["sparsity"]]]
 
 
-def avg_mismatch(pub: pd.Series, published: pd.DataFrame) -> str:
-    """Why a published Avg cannot be recomputed from its row's listed tasks ('' when it can).
+def avg_arithmetic(pub: pd.Series, published: pd.DataFrame) -> tuple[list[str], float, str]:
+    """Paper tasks a published ``Avg`` averages, the implied sum of the unlisted ones, and the reason.
 
-    The README's Avg column is not the mean of the six tasks it lists (dense: 57.93 vs 65.73),
-    so it averages tasks the table does not show; ours could only be compared on those tasks.
+    When the Avg equals the mean of its row's listed tasks (up to rounding) those are its tasks;
+    otherwise it is taken as the mean of all eight benchmarks (listed + ``AVG_EXTRA_TASKS``),
+    so ``8 × Avg − Σ listed`` is the implied sum of the unlisted ones (an assumption, stated).
     """
     row = published[(published["model"] == pub["model"]) & (published["table"] == pub["table"])
                     & (published["method"] == pub["method"]) & (published["sparsity"] == pub["sparsity"])
                     & (published["task"] != AVG_TASK)]
-    if row.empty:
-        return "no listed tasks to average"
-    mean = sum(to_points(v, u) for v, u in zip(row["value"], row["unit"])) / len(row)
+    listed = list(row["task"])
+    values = [to_points(v, u) for v, u in zip(row["value"], row["unit"])]
     avg = to_points(pub["value"], pub["unit"])
-    if abs(mean - avg) <= 0.01:  # equal up to the published rounding
-        return ""
-    return (f"published Avg {pub['value']} is not the mean of the {len(row)} listed tasks "
-            f"({mean:.2f}): it averages tasks not in the table")
+    if listed and abs(sum(values) / len(values) - avg) <= 0.01:  # equal up to the published rounding
+        return listed, math.nan, f"comparable: published Avg is the mean of its {len(listed)} listed tasks"
+    extra = [t for t in AVG_EXTRA_TASKS if t not in listed]
+    implied = N_BENCHMARKS * avg - sum(values)
+    reason = (f"comparable under the eight-benchmark assumption (Avg = mean of {', '.join(listed + extra)}; "
+              f"not the mean of the {len(listed)} listed, {sum(values) / max(len(values), 1):.2f}): "
+              f"{N_BENCHMARKS} × {pub['value']} − Σ listed {sum(values):.2f} = {implied:.2f} implied "
+              f"{' + '.join(extra)}")
+    return listed + extra, implied, reason
 
 
 def match_row(pub: pd.Series, published: pd.DataFrame, ours: pd.DataFrame | None,
               settings: AuditSettings) -> dict[str, Any]:
     """Our counterpart of one published row: value, stderr (pp) and a verdict with its reason."""
-    out: dict[str, Any] = {"our_model": "", "our_task": "", "ours": math.nan, "stderr": math.nan,
-                           "diff": math.nan, "verdict": "", "reason": ""}
+    protocol, metric = PUBLISHED_PROTOCOL.get(pub["task"], ("", ""))
+    out: dict[str, Any] = {"protocol": protocol, "metric": metric, "our_model": "", "our_task": "",
+                           "ours": math.nan, "stderr": math.nan, "diff": math.nan, "implied_extra": math.nan,
+                           "ours_extra": math.nan, "verdict": "", "reason": ""}
     if pub["status"] != "published":
-        out.update(verdict="not transcribed", reason=pub["source"])
+        out.update(verdict="not transcribed", reason=pub["source"], protocol="", metric="")
         return out
+    prefix = ""
     if pub["task"] == AVG_TASK:
-        reason = avg_mismatch(pub, published)
-        if reason:
-            out.update(verdict="not comparable", reason=reason)
-            return out
+        avg_tasks, out["implied_extra"], prefix = avg_arithmetic(pub, published)
+        prefix += "; "
     our_model = settings.model_map.get(pub["model"])
     if not our_model:
         out.update(verdict="missing at this scale",
-                   reason=f"no config model mapped to {pub['model']} (audit.model_map)")
+                   reason=f"{prefix}no config model mapped to {pub['model']} (audit.model_map)")
         return out
     out["our_model"] = our_model
     if ours is None or our_model not in set(ours["model"]):
-        out.update(verdict="missing at this scale", reason=f"{our_model} has no rows in main.csv")
+        out.update(verdict="missing at this scale", reason=f"{prefix}{our_model} has no rows in main.csv")
         return out
     rows = _our_rows(ours, our_model, pub["method"], pub["sparsity"])
     if rows.empty:
         out.update(verdict="missing at this scale",
-                   reason=f"no {pub['method']} at sparsity {pub['sparsity']} for {our_model}")
+                   reason=f"{prefix}no {pub['method']} at sparsity {pub['sparsity']} for {our_model}")
         return out
     if pub["task"] == AVG_TASK:
-        # The published Avg is the mean over the same table's other tasks; ours is only
-        # comparable when every one of them is mapped and present.
-        siblings = published[(published["model"] == pub["model"]) & (published["table"] == pub["table"])
-                             & (published["task"] != AVG_TASK)]["task"].unique()
-        mapped = [settings.task_map.get(t) for t in siblings]
-        absent = [t for t, m in zip(siblings, mapped) if not m or m not in set(rows["task"])]
+        # Ours is the mean of the same tasks, comparable only when every one is mapped and present.
+        mapped = [settings.task_map.get(t) for t in avg_tasks]
+        have = rows.set_index("task")["value"].to_dict()
+        extra = [settings.task_map.get(t) for t in AVG_EXTRA_TASKS if t in avg_tasks]
+        if extra and all(m in have for m in extra):
+            out["ours_extra"] = float(sum(have[m] for m in extra))
+        absent = [t for t, m in zip(avg_tasks, mapped) if not m or m not in have]
         if absent:
             out.update(verdict="missing at this scale",
-                       reason=f"Avg needs every task; missing {', '.join(absent)}")
+                       reason=f"{prefix}Avg needs every task; missing {', '.join(absent)}")
             return out
         vals = rows.set_index("task").loc[mapped]
         out.update(our_task="mean of " + ", ".join(mapped), ours=float(vals["value"].mean()),
@@ -176,7 +212,7 @@ def match_row(pub: pd.Series, published: pd.DataFrame, ours: pd.DataFrame | None
         out.update(ours=float(hit["value"].iloc[0]), stderr=float(hit["stderr"].iloc[0]))
     out["diff"] = abs(out["ours"] - to_points(pub["value"], pub["unit"]))
     out["verdict"] = "pass" if out["diff"] <= settings.tolerance else "fail"
-    out["reason"] = f"|diff| {'<=' if out['verdict'] == 'pass' else '>'} {settings.tolerance:g} pp"
+    out["reason"] = f"{prefix}|diff| {'<=' if out['verdict'] == 'pass' else '>'} {settings.tolerance:g} pp"
     return out
 
 
@@ -441,8 +477,68 @@ def _table(df: pd.DataFrame, columns: dict[str, str]) -> Block:
     return ("table", (list(columns.values()), rows))
 
 
+PROTOCOL_DIFF_COLUMNS = ("model", "method", "sparsity", "differing_share")
+MISSING = "missing at this scale"
+
+
+def protocol_diff_blocks(paths: Iterable[str | Path]) -> list[Block]:
+    """The share of mask entries that differ between the released and corrected protocols."""
+    paths = [Path(p) for p in paths]
+    frames = []
+    for path in paths:
+        if not path.is_file():
+            continue
+        df = pd.read_csv(path, dtype={"sparsity": str})
+        missing = set(PROTOCOL_DIFF_COLUMNS) - set(df.columns)
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
+        frames.append(df[list(PROTOCOL_DIFF_COLUMNS)])
+    if not frames:
+        return [("p", "No protocol-difference table was given (`results/prune/{model}/protocol_diff.csv`, "
+                      "written by the prune stage): the released and corrected masks were not compared in this run.")]
+    df = pd.concat(frames).sort_values(["model", "method", "sparsity"], kind="stable")
+    df = df.assign(percent=100.0 * df["differing_share"].astype(float))
+    rows = [[r["model"], r["method"], r["sparsity"], f"{r['percent']:.3f}"] for _, r in df.iterrows()]
+    return [("p", "Share of mask entries that differ between `protocol: released` (the release's counting, "
+                  "noise stream, N:M handling, Dream t draw and calibration windows) and `protocol: corrected` "
+                  "for the same weights and seed (docs/deviations.md names each rule):"),
+            ("table", (["model", "method", "sparsity", "differing mask entries (%)"], rows))]
+
+
+def fold_missing(cmp: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Rows to show, and one line per published table for its task rows missing at this scale.
+
+    ``Avg`` rows stay listed: they carry the eight-benchmark arithmetic.
+    """
+    folded = (cmp["verdict"] == MISSING) & (cmp["task"] != AVG_TASK)
+    lines = []
+    for (model, table), grp in cmp[folded].groupby(["model", "table"], sort=False):
+        reasons = sorted(set(grp["reason"]))
+        shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more reasons" if len(reasons) > 3 else "")
+        lines.append(f"{model}, {table} table: {len(grp)} task rows {MISSING} ({shown})")
+    return cmp[~folded], lines
+
+
+def _opening(ours: pd.DataFrame | None, claims_dir: str | Path, protocol_diffs: Iterable[str | Path]) -> list[Block]:
+    """What the page compared: claim verdicts, then the protocol-difference table."""
+    blocks: list[Block] = [("h2", "What was compared at this scale")]
+    verdicts = [b for kind, b in sink_claim_blocks(claims_dir) if kind == "p" and b.startswith("Verdict")]
+    claims = [f"Sink variance (section 2.1): {v}" for v in verdicts]
+    if ours is not None:
+        pairs = pruning_pairs(ours)
+        if not pairs.empty:
+            claims += [f"{line} (section 2.2)" for line in pruning_claims(pruning_summary(pairs))]
+    blocks.append(("ul", claims or ["No claim could be checked: the claims file and main table are missing."]))
+    blocks.append(("h3", "Released vs corrected protocol"))
+    blocks += protocol_diff_blocks(protocol_diffs)
+    blocks.append(("p", "Every difference between sinkprune and the released code or the paper, with the "
+                        "switch that selects it and its measured effect: `docs/deviations.md`."))
+    return blocks
+
+
 def build_report(published: pd.DataFrame, ours: pd.DataFrame | None, claims_dir: str | Path,
-                 settings: AuditSettings, main_path: str) -> tuple[list[Block], pd.DataFrame]:
+                 settings: AuditSettings, main_path: str,
+                 protocol_diffs: Iterable[str | Path] = ()) -> tuple[list[Block], pd.DataFrame]:
     """The report's blocks and the part-1 comparison table."""
     cmp = compare_published(published, ours, settings)
     counts = cmp["verdict"].value_counts()
@@ -450,21 +546,33 @@ def build_report(published: pd.DataFrame, ours: pd.DataFrame | None, claims_dir:
         ("h1", "Audit: sinkprune results against the published numbers"),
         ("p", f"Scale `{settings.scale}`; tolerance {settings.tolerance:g} percentage points; "
               f"published values in fractions are compared ×100. Our numbers: `{main_path}`."),
-        ("ul", [f"{counts.get(v, 0)} {v}" for v in
-                ("pass", "fail", "missing at this scale", "not comparable", "not transcribed")]),
-        ("h2", "1. Published numbers beside ours"),
+        ("ul", [f"{counts.get(v, 0)} {v}" for v in ("pass", "fail", MISSING, "not transcribed")]),
     ]
+    blocks += _opening(ours, claims_dir, protocol_diffs)
+    blocks.append(("h2", "1. Published numbers beside ours"))
     if ours is None:
         blocks.append(("p", f"`{main_path}` not found: no results to compare; every row is missing."))
     if not settings.model_map:
         blocks.append(("p", "No paper model is mapped to a config model (`audit.model_map` is empty), "
                             "as at mini scale, where the models are tiny stand-ins trained here: "
                             "their accuracies are not comparable with the paper's and are not compared."))
-    blocks.append(_table(cmp, {"model": "paper model", "table": "table", "method": "method",
-                               "sparsity": "sparsity", "task": "task", "value": "published",
-                               "unit": "unit", "our_model": "our model", "our_task": "our task",
-                               "ours": "ours (pp)", "stderr": "± stderr", "diff": "abs diff (pp)",
-                               "verdict": "verdict", "reason": "why"}))
+    blocks.append(("p", f"Assumption: the README's `Avg` is the mean of all {N_BENCHMARKS} benchmarks the paper "
+                        f"evaluates (its listed tasks + {' + '.join(AVG_EXTRA_TASKS)}), not of the listed tasks "
+                        f"alone (dense: 57.93 vs 65.73). Then {N_BENCHMARKS} × Avg − Σ listed is the implied "
+                        f"{' + '.join(AVG_EXTRA_TASKS)} sum, shown beside ours, and our `Avg` is our "
+                        f"{N_BENCHMARKS}-task mean."))
+    blocks.append(("p", "Protocol and metric of each published number (release: `eval_llada.sh`, lm-eval 0.4.8):"))
+    blocks.append(("table", (["task", "protocol", "metric"],
+                             [[t, p, m] for t, (p, m) in PUBLISHED_PROTOCOL.items()])))
+    shown, folded = fold_missing(cmp)
+    if folded:
+        blocks.append(("ul", folded))
+    blocks.append(_table(shown, {"model": "paper model", "table": "table", "method": "method",
+                                 "sparsity": "sparsity", "task": "task", "value": "published",
+                                 "unit": "unit", "metric": "metric", "our_model": "our model",
+                                 "our_task": "our task", "ours": "ours (pp)", "stderr": "± stderr",
+                                 "diff": "abs diff (pp)", "implied_extra": "implied GPQA+RACE",
+                                 "ours_extra": "ours GPQA+RACE", "verdict": "verdict", "reason": "why"}))
     sources = sorted(set(published["source"]))
     blocks += [("p", "Sources:"), ("ul", sources)]
 
@@ -513,13 +621,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", default="results/audit.md")
     parser.add_argument("--html", default=None)
+    parser.add_argument("--protocol-diff", nargs="*", default=[],
+                        help="results/prune/{model}/protocol_diff.csv files (absent files are reported)")
     parser.add_argument("--fail-on-mismatch", action="store_true")
     args = parser.parse_args(argv)
 
     settings = AuditSettings.from_config(yaml.safe_load(Path(args.config).read_text()) or {})
     published = read_published(args.published)
     ours = pd.read_csv(args.main, dtype={"sparsity": str}) if Path(args.main).is_file() else None
-    blocks, cmp = build_report(published, ours, args.claims, settings, args.main)
+    blocks, cmp = build_report(published, ours, args.claims, settings, args.main, args.protocol_diff)
     atomic_write(args.out, render_markdown(blocks))
     if args.html:
         atomic_write(args.html, render_html(blocks, "sinkprune audit"))

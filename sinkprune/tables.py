@@ -1,7 +1,15 @@
 """Tables stage: evaluation JSONs + prune reports → results/tables/main.csv and LaTeX.
 
-One tidy row per model × method × sparsity × task, with the metric's value and stderr in percent,
-the task's chance level beside it, and the achieved sparsity from the prune report.
+One tidy row per model × method × sparsity × task, with the reported metric's value and stderr in
+percent, both accuracies (``acc``, ``acc_norm``) beside it whenever lm-eval computed them, the
+task's chance level, and the achieved sparsity from the prune report.
+
+Which accuracy the table reports (``metric``/``value``) is stated per task in ``TABLE_METRIC``.
+The release does not say which of lm-eval's two accuracies its README reports. HellaSwag is
+``acc_norm``: the published dense 72.70 matches LLaDA's own lm-eval HellaSwag (72.5 with
+CFG, ML-GSAI/LLaDA EVAL.md), and HellaSwag ``acc`` of 8B models lies ~15 points under
+``acc_norm``. Every other task reports ``acc`` (MMLU, WinoGrande, RACE: lm-eval computes only
+``acc``; ARC-C, ARC-E, PIQA, GPQA: unconfirmed, ``acc_norm`` is one column away).
 """
 
 from __future__ import annotations
@@ -17,8 +25,11 @@ from sinkprune.config import load_config
 
 # Primary metric per lm-eval output, in order of preference (multiple choice, then generation).
 PRIMARY_METRICS = ("acc", "exact_match")
+# The accuracy the table reports per task (paper task and its mini counterpart); others: PRIMARY_METRICS.
+TABLE_METRIC: dict[str, str] = {"hellaswag": "acc_norm", "mini_hellaswag": "acc_norm"}
+BOTH_ACCURACIES = ("acc", "acc_norm")
 COLUMNS = ["model", "standin_for", "method", "sparsity", "achieved_sparsity", "task", "metric",
-           "value", "stderr", "chance", "n"]
+           "value", "stderr", "chance", "n", "acc", "acc_stderr", "acc_norm", "acc_norm_stderr"]
 
 
 def eval_key(path: Path) -> tuple[str, str, str]:
@@ -26,9 +37,21 @@ def eval_key(path: Path) -> tuple[str, str, str]:
     return path.parent.parent.name, path.parent.name, path.stem
 
 
-def primary_metric(task_results: dict) -> tuple[str, str]:
-    """The (metric, lm-eval key) reported for a task, e.g. ('acc', 'acc,none')."""
-    for metric in PRIMARY_METRICS:
+def _percent(res: dict, metric: str) -> tuple[float, float]:
+    """(value, stderr) of ``metric`` in percent, NaN where lm-eval did not report it."""
+    key = next((k for k in sorted(res) if k.split(",")[0] == metric), None)
+    if key is None or not isinstance(res[key], (int, float)):
+        return math.nan, math.nan
+    filt = key.split(",", 1)[1] if "," in key else ""
+    stderr = res.get(f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr")
+    return 100.0 * float(res[key]), 100.0 * float(stderr) if isinstance(stderr, (int, float)) else math.nan
+
+
+def primary_metric(task_results: dict, task: str | None = None) -> tuple[str, str]:
+    """The (metric, lm-eval key) reported for a task, e.g. ('acc', 'acc,none'): ``TABLE_METRIC``
+    when the task is listed there and reports it, else the first of ``PRIMARY_METRICS``."""
+    chosen = TABLE_METRIC.get(task or "")
+    for metric in ((chosen,) if chosen else ()) + PRIMARY_METRICS:
         for key in sorted(task_results):
             if key.split(",")[0] == metric:
                 return metric, key
@@ -41,7 +64,7 @@ def rows_from_eval(path: Path, achieved: float | None, standin_for: str) -> list
     model, method, sparsity = eval_key(Path(path))
     rows = []
     for task, res in sorted(data["results"].items()):
-        metric, key = primary_metric(res)
+        metric, key = primary_metric(res, task)
         filt = key.split(",", 1)[1] if "," in key else ""
         stderr = res.get(f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr")
         stderr = float(stderr) if isinstance(stderr, (int, float)) else math.nan
@@ -50,7 +73,9 @@ def rows_from_eval(path: Path, achieved: float | None, standin_for: str) -> list
         rows.append({"model": model, "standin_for": standin_for, "method": method, "sparsity": sparsity,
                      "achieved_sparsity": achieved, "task": task, "metric": metric,
                      "value": 100.0 * float(res[key]), "stderr": 100.0 * stderr,
-                     "chance": 100.0 * float(chance), "n": n})
+                     "chance": 100.0 * float(chance), "n": n}
+                    | {col: v for m in BOTH_ACCURACIES
+                       for col, v in zip((m, f"{m}_stderr"), _percent(res, m))})
     return rows
 
 

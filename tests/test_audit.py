@@ -18,7 +18,10 @@ PUBLISHED_MD = next((p for p in (REPO.parent / "shared" / "design" / "published.
                                  Path("/work/shared/design/published.md")) if p.is_file()), None)
 
 PAPER_TASKS = {"MMLU": "mmlu", "ARC-C": "arc_challenge", "PIQA": "piqa", "WinoG": "winogrande",
-               "GSM8K": "gsm8k", "HellaSwag": "hellaswag", "ARC-E": "arc_easy"}
+               "GSM8K": "gsm8k", "HellaSwag": "hellaswag", "ARC-E": "arc_easy", "GPQA": "gpqa_main_n_shot",
+               "RACE": "race"}
+# 8 × Avg − Σ six listed, per unstructured row (../shared/design/published.md).
+IMPLIED_GPQA_RACE = {"dense": 69.08, "wanda": 59.37, "sink_wanda": 60.39, "sparsegpt": 60.80, "sink_sparsegpt": 60.27}
 MAIN_COLUMNS = ["model", "standin_for", "method", "sparsity", "achieved_sparsity", "task", "metric",
                 "value", "stderr", "chance", "n"]
 
@@ -66,10 +69,20 @@ def _paper_settings(tol: float = 1.0) -> audit.AuditSettings:
                                task_map=PAPER_TASKS, scale="paper")
 
 
-def _ours_from_published(shift: dict[tuple[str, str, str], float] | None = None) -> pd.DataFrame:
-    """Our table as if we reproduced every LLaDA row exactly, plus optional shifts (pp)."""
+def _ours_from_published(shift: dict[tuple[str, str, str], float] | None = None,
+                         extra: bool = False) -> pd.DataFrame:
+    """Our table as if we reproduced every LLaDA row exactly, plus optional shifts (pp).
+
+    ``extra``: GPQA and RACE rows too, splitting the implied GPQA + RACE sum 40 / 60.
+    """
     pub = audit.read_published(PUBLISHED)
     rows = []
+    if extra:
+        for method, implied in IMPLIED_GPQA_RACE.items():
+            sparsity = "0.00" if method == "dense" else "0.50"
+            for task, share in (("gpqa_main_n_shot", 0.4), ("race", 0.6)):
+                rows.append(["llada", "LLaDA-8B-Base", method, sparsity, float(sparsity), task, "acc",
+                             share * implied, 1.0, 25.0, 100])
     for _, r in pub[(pub["status"] == "published") & (pub["task"] != "Avg")].iterrows():
         value = audit.to_points(r["value"], r["unit"])
         sparsity = f"{float(r['sparsity']):.2f}"
@@ -83,9 +96,30 @@ def test_mini_scale_lists_every_row_as_missing() -> None:
     pub = audit.read_published(PUBLISHED)
     cmp = audit.compare_published(pub, _ours_from_published(), audit.AuditSettings(scale="mini"))
     assert len(cmp) == len(pub)  # listed, not dropped
-    listed = cmp[(pub["status"] == "published") & (pub["task"] != "Avg")]
+    listed = cmp[pub["status"] == "published"]
     assert (listed["verdict"] == "missing at this scale").all()
     assert (cmp.loc[pub["status"] == "not_transcribed", "verdict"] == "not transcribed").all()
+    # Folded: one line per published table; Avg rows stay, with their arithmetic.
+    shown, lines = audit.fold_missing(cmp)
+    assert lines == ["LLaDA-8B-Base, unstructured table: 30 task rows missing at this scale "
+                     "(no config model mapped to LLaDA-8B-Base (audit.model_map))",
+                     "LLaDA-8B-Base, structured table: 16 task rows missing at this scale "
+                     "(no config model mapped to LLaDA-8B-Base (audit.model_map))"]
+    assert list(shown["task"][shown["status"] == "published"]) == ["Avg"] * 5
+    assert shown["reason"].str.startswith("comparable").sum() == 5
+
+
+def test_avg_eight_task_arithmetic() -> None:
+    """8 × Avg − Σ six listed = implied GPQA + RACE (dense: 8 × 57.93 − 394.36 = 69.08)."""
+    pub = audit.read_published(PUBLISHED)
+    avg = pub[(pub["task"] == "Avg") & (pub["status"] == "published")]
+    for _, row in avg.iterrows():
+        tasks, implied, reason = audit.avg_arithmetic(row, pub)
+        assert tasks == ["MMLU", "ARC-C", "PIQA", "WinoG", "GSM8K", "HellaSwag", "GPQA", "RACE"]
+        assert implied == pytest.approx(IMPLIED_GPQA_RACE[row["method"]], abs=0.005)
+        assert "eight-benchmark assumption" in reason and f"{implied:.2f} implied GPQA + RACE" in reason
+    dense = avg[avg["method"] == "dense"].iloc[0]
+    assert "Σ listed 394.36" in audit.avg_arithmetic(dense, pub)[2]
 
 
 def test_exact_reproduction_passes_including_avg_and_fractions() -> None:
@@ -94,11 +128,18 @@ def test_exact_reproduction_passes_including_avg_and_fractions() -> None:
     done = cmp[cmp["status"] == "published"]
     tasks = done[done["task"] != "Avg"]
     assert (tasks["verdict"] == "pass").all(), tasks[tasks["verdict"] != "pass"][["method", "task", "reason"]]
-    # The README's Avg (dense 57.93) is not the mean of its six listed tasks (65.73), so it cannot
-    # be recomputed from them: reported as not comparable, with both numbers.
+    # Without GPQA and RACE the eight-task Avg cannot be formed: missing, arithmetic stated.
     avg = done[done["task"] == "Avg"]
-    assert (avg["verdict"] == "not comparable").all()
+    assert (avg["verdict"] == "missing at this scale").all()
     assert "57.93" in avg["reason"].iloc[0] and "65.73" in avg["reason"].iloc[0]
+    assert avg["reason"].str.contains("missing GPQA, RACE").all()
+    # With them (summing to the implied value), our eight-task mean reproduces every Avg.
+    full = audit.compare_published(pub, _ours_from_published(extra=True), _paper_settings())
+    avg = full[(full["task"] == "Avg") & (full["status"] == "published")]
+    assert (avg["verdict"] == "pass").all(), avg[["method", "ours", "reason"]]
+    assert avg["ours"].tolist() == pytest.approx([57.93, 52.70, 53.18, 52.34, 52.36], abs=0.005)
+    assert avg["ours_extra"].tolist() == pytest.approx(avg["implied_extra"].tolist(), abs=1e-9)
+    assert avg["reason"].str.startswith("comparable under the eight-benchmark assumption").all()
     # Structured values are fractions: 0.6834 published is 68.34 pp ours.
     piqa = done[(done["method"] == "structured") & (done["sparsity"] == "0.3") & (done["task"] == "PIQA")]
     assert piqa["ours"].iloc[0] == pytest.approx(68.34)
@@ -226,10 +267,14 @@ def test_cli_writes_deterministic_md_and_html(tmp_path: Path) -> None:
             "--config", str(cfg), "--out", str(tmp_path / "a.md"), "--html", str(tmp_path / "a.html")]
     assert audit.main(args) == 0
     md, page = (tmp_path / "a.md").read_text(), (tmp_path / "a.html").read_text()
-    n_pub = len(audit.read_published(PUBLISHED))
-    assert sum(md.count(f"| {v} |") for v in ("missing at this scale", "not comparable",
-                                               "not transcribed")) == n_pub
-    assert "sink-aware better" in md and "<table>" in page and "sink_variance.json" in page
+    # 46 task rows fold into two lines; the 5 Avg rows and 3 untranscribed models stay as rows.
+    assert md.count("| missing at this scale |") == 5 and md.count("| not transcribed |") == 3
+    assert "unstructured table: 30 task rows missing" in md and "structured table: 16 task rows" in md
+    # The page opens with what was compared: claim verdicts before the published numbers.
+    opening = md.index("## What was compared at this scale")
+    assert opening < md.index("## 1. Published numbers") and "significantly better at 1 of 1" in md[opening:md.index("## 1.")]
+    assert "No protocol-difference table" in md and "docs/deviations.md" in md
+    assert "<table>" in page and "sink_variance.json" in page
     assert audit.main(args) == 0
     assert (tmp_path / "a.md").read_text() == md  # no timestamps
 
@@ -245,4 +290,16 @@ def test_cli_fail_on_mismatch(tmp_path: Path) -> None:
     assert audit.main(base) == 0
     assert audit.main(base + ["--fail-on-mismatch"]) == 1
     md = (tmp_path / "a.md").read_text()
-    assert re.search(r"\| dense \| 0 \| MMLU \| 65\.97 \|.*\| 5\.00 \| fail \|", md)
+    assert re.search(r"\| dense \| 0 \| MMLU \| 65\.97 \|.*\| 5\.00 \|[^|]*\|[^|]*\| fail \|", md)
+
+
+def test_protocol_difference_section(tmp_path: Path) -> None:
+    diff = tmp_path / "protocol_diff.csv"
+    pd.DataFrame([["tiny-llada", "wanda", "0.50", 0.0], ["tiny-llada", "magnitude", "0.50", 3e-5]],
+                 columns=["model", "method", "sparsity", "differing_share"]).to_csv(diff, index=False)
+    md = _render(audit.protocol_diff_blocks([diff, tmp_path / "absent.csv"]))
+    assert "| tiny-llada | magnitude | 0.50 | 0.003 |" in md and "| tiny-llada | wanda | 0.50 | 0.000 |" in md
+    assert md.index("magnitude") < md.index("| wanda")
+    (tmp_path / "bad.csv").write_text("model,method\nx,y\n")
+    with pytest.raises(ValueError, match="differing_share"):
+        audit.protocol_diff_blocks([tmp_path / "bad.csv"])

@@ -42,3 +42,46 @@ def test_cli_output_is_stable_and_complete(tmp_path):
     text = outs[0].decode()
     assert str(tmp_path) not in text, "no absolute paths in the stable output"
     assert "date" not in result and "total_evaluation_time_seconds" not in result
+
+
+def test_cli_released_protocol_cfg_and_perplexity(tmp_path):
+    """Protocol, per-task cfg and mc_num reach the record; the perplexity command writes its JSON."""
+    from sinkprune.data.skills import training_lines
+    from sinkprune.data.tokenizer import special_ids, train_tokenizer
+    from sinkprune.evaluate.__main__ import main
+    from sinkprune.models import build_model, save_model
+
+    tok = train_tokenizer(training_lines(2000, 0), vocab_size=400, image_tokens=0)
+    model = build_model("llada", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
+                                  "tie_embeddings": True}, vocab_size=len(tok), max_seq_len=64,
+                        special_ids=special_ids(tok), seed=0)
+    save_model(model, tmp_path / "m")
+    tok.save_pretrained(str(tmp_path / "m"))
+    tasks = ["mini_piqa", "mini_mmlu"]
+    config = _config(tasks)
+    config["protocol"] = "released"
+    config["eval"] |= {"limit": 3, "mc_num": 4, "batch_size": 2, "cfg": {"mini_piqa": 0.5},
+                       "task_mc_num": {"mini_mmlu": 1}, "num_fewshot": {"mini_mmlu": 0},
+                       "perplexity": {"rows": 30, "max_length": 48, "chunk": 16, "stride": 16, "mc_num": 2}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    main(["build-tasks", "--config", str(tmp_path / "c.yaml"), "--out-dir", str(tmp_path / "tasks")])
+    main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o.json"), "--tasks-dir", str(tmp_path / "tasks"),
+          "--config", str(tmp_path / "c.yaml")])
+    result = json.loads((tmp_path / "o.json").read_text())
+    assert result["model"]["protocol"] == "released" and result["eval_settings"]["protocol"] == "released"
+    assert result["model"]["task_cfg"] == {"mini_piqa": 0.5} and result["model"]["task_mc_num"] == {"mini_mmlu": 1}
+    assert {"acc,none", "acc_norm,none"} <= set(result["results"]["mini_piqa"])
+    text = tmp_path / "heldout.txt"
+    text.write_text("\n".join(training_lines(60, 1)))
+    main(["perplexity", "--config", str(tmp_path / "c.yaml"), "--model", str(tmp_path / "m"),
+          "--out", str(tmp_path / "p.json"), "--text", str(text)])
+    ppl = json.loads((tmp_path / "p.json").read_text())
+    assert ppl["formula"] == "llada" and ppl["protocol"] == "released" and ppl["windows"] > 0
+    assert 1 < ppl["perplexity"] < 10 * len(tok), "an untrained model is near uniform, not beyond"
+    config["eval"]["cfg"] = {"mini_arc_challenge": 0.5}  # not evaluated: named in the error
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    import pytest
+
+    with pytest.raises(SystemExit, match="eval.cfg names task"):
+        main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o.json"), "--tasks-dir",
+              str(tmp_path / "tasks"), "--config", str(tmp_path / "c.yaml")])

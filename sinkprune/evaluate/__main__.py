@@ -4,11 +4,14 @@
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
     python -m sinkprune.evaluate build-tasks --config C.yaml --out-dir results/data/tasks
+    python -m sinkprune.evaluate perplexity --config C.yaml --model DIR --out P.json [--text heldout.txt]
+        [--model DIR2 --out P2.json ...]   (the release's WikiText-2 perplexity; mini: held-out text)
 
 Config keys read: ``seed``, ``threads``, ``device``, ``dtype``, ``eval.tasks`` (default of
 --tasks), ``eval.mc_num``, ``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
 ``eval.num_fewshot`` ({task: shots} overrides), ``eval.gen_length``, ``eval.steps``,
-``eval.block_length``. Runs offline (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE are set). A task
+``eval.block_length``, ``eval.cfg`` ({task: classifier-free guidance weight}), ``eval.task_mc_num``
+({task: mc_num}) and the top-level ``protocol`` (released | corrected). Runs offline (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE are set). A task
 lm-eval does not know, or a missing dataset file, fails before any model is loaded.
 """
 
@@ -16,15 +19,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 DEFAULTS = {"mc_num": 8, "batch_size": 32, "limit": None, "n_items": 200, "num_fewshot": {},
-            "gen_length": 4, "steps": 4, "block_length": 4}
+            "gen_length": 4, "steps": 4, "block_length": 4, "cfg": {}, "task_mc_num": {}}
 
 
 def eval_settings(config: dict) -> dict:
-    """The ``eval`` section with defaults filled in (what the run actually used)."""
+    """The ``eval`` section with defaults filled in (what the run actually used), and the protocol."""
     section = dict(config.get("eval", {}))
-    return {k: section.get(k, v) for k, v in DEFAULTS.items()} | {"tasks": list(section.get("tasks", []))}
+    return ({k: section.get(k, v) for k, v in DEFAULTS.items()} | {"tasks": list(section.get("tasks", []))}
+            | {"protocol": config.get("protocol", "corrected")})
 
 
 def _build_tasks(args: argparse.Namespace, config: dict) -> None:
@@ -50,7 +55,12 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
     # other tasks are dropped, while a name in no task list still fails in resolve_tasks.
     shots = {k: v for k, v in settings["num_fewshot"].items() if k in tasks or k not in settings["tasks"]}
     # Everything that can fail on input is checked here, before any model is loaded.
+    # The same filter for the per-task settings of eval.cfg and eval.task_mc_num.
+    for key in ("cfg", "task_mc_num"):
+        settings[key] = {k: v for k, v in settings[key].items() if k in tasks or k not in settings["tasks"]}
     first = resolve_tasks(tasks, args.tasks_dir, shots)
+    for key in ("cfg", "task_mc_num"):
+        first.per_leaf(settings[key], key)  # KeyError naming a task not being evaluated
     for model in args.model:
         resolve_checkpoint(model)  # FileNotFoundError naming the directory or hub id
     for i, (model, out) in enumerate(zip(args.model, args.out)):
@@ -59,6 +69,34 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
         write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"]),
                                     device=config.get("device"), dtype=config.get("dtype")), out)
         print(f"wrote {out}")
+
+
+def _perplexity(args: argparse.Namespace, config: dict) -> None:
+    from transformers import AutoTokenizer
+
+    from sinkprune.evaluate.perplexity import PerplexitySettings, dataset_lines, perplexity, release_text, token_stream
+    from sinkprune.evaluate.run import write_stable
+    from sinkprune.models import load_model
+    from sinkprune.models.checkpoint import resolve_checkpoint
+
+    if len(args.model) != len(args.out):
+        raise KeyError(f"give one --out per --model ({len(args.model)} models, {len(args.out)} outputs)")
+    settings = PerplexitySettings.from_config(config.get("eval", {}).get("perplexity"))
+    protocol = config.get("protocol", "corrected")
+    if args.text is not None and not Path(args.text).is_file():
+        raise FileNotFoundError(f"--text {args.text} does not exist")
+    text = release_text(dataset_lines(settings, args.text), settings.rows)
+    for model in args.model:
+        resolve_checkpoint(model)  # FileNotFoundError naming the directory or hub id
+    for model_path, out in zip(args.model, args.out):
+        model = load_model(model_path).eval()
+        tokenizer = AutoTokenizer.from_pretrained(str(resolve_checkpoint(model_path)))
+        ids = token_stream(tokenizer, text, protocol, model.bos_id)
+        result = perplexity(model, ids, settings, seed=int(config["seed"]))
+        result |= {"protocol": protocol, "family": model.family,
+                   "source": Path(args.text).name if args.text else f"{settings.dataset}/{settings.subset}/{settings.split}"}
+        write_stable(result, out)
+        print(f"wrote {out}: perplexity {result['perplexity']:.4f} over {result['windows']} windows")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,6 +116,21 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument("--config", required=True)
         args = parser.parse_args(argv[1:])
         _build_tasks(args, load_config(args.config))
+        return
+    if argv[:1] == ["perplexity"]:
+        parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate perplexity",
+                                         description="the release's WikiText-2 perplexity of each model")
+        parser.add_argument("--model", required=True, action="append", help="checkpoint directory; repeatable")
+        parser.add_argument("--out", required=True, action="append", help="JSON per --model")
+        parser.add_argument("--text", default=None, help="text file (mini: held-out corpus); default: eval.perplexity dataset")
+        parser.add_argument("--config", required=True)
+        args = parser.parse_args(argv[1:])
+        config = load_config(args.config)
+        set_threads(config)
+        try:
+            _perplexity(args, config)
+        except (KeyError, FileNotFoundError) as err:
+            sys.exit(f"error: {err.args[0] if err.args else err}")
         return
     parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

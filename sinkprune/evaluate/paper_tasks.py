@@ -18,7 +18,8 @@ PAPER_NUM_FEWSHOT: dict[str, int] = {
     "gpqa_main_n_shot": 5, "race": 0, "arc_easy": 0,
 }
 
-# Perplexity (method.md §7): WikiText-2 test through loglikelihood_rolling.
+# lm-eval's WikiText-2 task (loglikelihood_rolling). The perplexity the release reports after
+# pruning is its own Monte-Carlo formula instead: sinkprune/evaluate/perplexity.py (rule perplexity).
 PERPLEXITY_TASK = "wikitext"
 
 MINI_COUNTERPART: dict[str, str] = {

@@ -31,6 +31,15 @@ class ResolvedTasks:
     objects: list[Any]  # Task / Group per requested name
     chance: dict[str, float]
     data_files: dict[str, dict[str, str]]  # task → split → file name (for the record)
+    leaves: dict[str, list[str]] | None = None  # requested name → leaf task names (requests carry these)
+
+    def per_leaf(self, by_task: dict[str, Any], key: str) -> dict[str, Any]:
+        """A per-task setting (``eval.<key>``, keyed by requested names) spread to every leaf task."""
+        unknown = sorted(set(by_task) - set(self.names))
+        if unknown:
+            raise KeyError(f"eval.{key} names task(s) not being evaluated: {', '.join(unknown)}")
+        leaves = self.leaves or {}
+        return {leaf: value for name, value in by_task.items() for leaf in leaves.get(name, [name])}
 
 
 @functools.lru_cache(maxsize=4)
@@ -89,6 +98,10 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
     for name in names:
         # A tag (a name for several tasks) has no object of its own: simple_evaluate reloads it.
         objects.append(loaded["groups"].get(name) or loaded["tasks"].get(name) or name)
+    leaf_names: dict[str, list[str]] = {}
+    for name in names:
+        group = loaded["groups"].get(name)
+        leaf_names[name] = sorted(t.config.task for t in group.get_all_tasks()) if group is not None else [name]
     for name, shots in num_fewshot.items():
         group = loaded["groups"].get(name)
         # An override on a group applies to each of its leaf tasks (e.g. the 57 MMLU subjects).
@@ -96,13 +109,26 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
         for task in leaves:
             task.set_config(key="num_fewshot", value=int(shots))
     chance = {n: c for n, c in (chance_levels(tasks_dir) if tasks_dir else {}).items() if n in names}
-    return ResolvedTasks(list(names), manager, objects, chance, data_files)
+    return ResolvedTasks(list(names), manager, objects, chance, data_files, leaf_names)
 
 
 def _lm_eval_version() -> str:
     import lm_eval
 
     return getattr(lm_eval, "__version__", "unknown")
+
+
+# lm-eval's command-line defaults (--seed 0,1234,1234,1234), which the release's
+# ``cli_evaluate()`` ran with: the few-shot examples are drawn with seed 1234.
+RELEASED_SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234,
+                  "fewshot_random_seed": 1234}
+
+
+def harness_seeds(protocol: str, seed: int) -> dict[str, int]:
+    """lm-eval's four seeds: the release's CLI defaults (``released``) or the config seed (``corrected``)."""
+    if protocol == "released":
+        return dict(RELEASED_SEEDS)
+    return {k: seed for k in RELEASED_SEEDS}
 
 
 def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int,
@@ -117,11 +143,12 @@ def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int,
 
     lm = SinkpruneLM(pretrained=model, mc_num=settings["mc_num"], batch_size=settings["batch_size"], seed=seed,
                      gen_length=settings["gen_length"], steps=settings["steps"],
-                     block_length=settings["block_length"], device=device, dtype=dtype)
+                     block_length=settings["block_length"], device=device, dtype=dtype,
+                     protocol=settings["protocol"], task_cfg=tasks.per_leaf(settings["cfg"], "cfg"),
+                     task_mc_num=tasks.per_leaf(settings["task_mc_num"], "task_mc_num"))
     results = lm_eval.simple_evaluate(
         model=lm, tasks=tasks.objects, task_manager=tasks.manager, limit=settings["limit"],
-        log_samples=False, bootstrap_iters=1000, random_seed=seed, numpy_random_seed=seed,
-        torch_random_seed=seed, fewshot_random_seed=seed,
+        log_samples=False, bootstrap_iters=1000, **harness_seeds(settings["protocol"], seed),
     )
     return stable_results(results, lm.get_model_info(), tasks, settings, seed)
 

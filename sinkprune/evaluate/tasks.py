@@ -110,19 +110,21 @@ def task_yaml(name: str, task: MiniTask, test_file: Path, fewshot_file: Path | N
     if fewshot_file is not None:
         data_files["train"] = str(fewshot_file.resolve())
         config["fewshot_split"] = "train"
+    # Both accuracies on every multiple-choice task (acc_norm divides by the choice's length in
+    # characters); the table states which one it reports per task (sinkprune/tables.py). Not on
+    # the winogrande counterpart: there the choices are contexts and the scored continuation is
+    # shared, so acc_norm would divide by the contexts' lengths (lm-eval's winogrande has acc only).
+    both = [{"metric": m, "aggregation": "mean", "higher_is_better": True} for m in ("acc", "acc_norm")]
     if task.kind == "mc":
-        acc = [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]
-        if task.counterpart_of == "hellaswag":  # lm-eval's hellaswag reports both
-            acc.append({"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True})
         config |= {"output_type": "multiple_choice", "doc_to_text": "{{query}}", "doc_to_choice": "choices",
                    "doc_to_target": "label", "target_delimiter": "",  # choices carry their own leading space
-                   "metric_list": acc}
+                   "metric_list": both}
     elif task.kind == "partial":
         # As lm-eval's winogrande: doc_to_text gives the right option's index, the options are
         # alternative contexts, and the shared continuation is what gets scored.
         config |= {"output_type": "multiple_choice", "doc_to_text": "label", "doc_to_choice": "options",
                    "doc_to_target": "continuation", "target_delimiter": "",
-                   "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+                   "metric_list": both[:1]}
     else:
         config |= {"output_type": "generate_until", "doc_to_text": "{{question}}", "doc_to_target": "{{answer}}",
                    "target_delimiter": " ",

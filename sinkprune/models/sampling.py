@@ -49,7 +49,7 @@ def _with_gumbel_noise(logits: torch.Tensor, temperature: float,
 @torch.no_grad()
 def _remasking(model: SinkModel, prompt: torch.Tensor, gen_length: int, steps: int, block_length: int,
                temperature: float, on_step: StepCallback | None,
-               generator: torch.Generator | None) -> torch.Tensor:
+               generator: torch.Generator | None, allow_mask: bool = False) -> torch.Tensor:
     if gen_length % block_length:
         raise ValueError(f"gen_length {gen_length} must be a multiple of block_length {block_length}")
     num_blocks = gen_length // block_length
@@ -70,7 +70,8 @@ def _remasking(model: SinkModel, prompt: torch.Tensor, gen_length: int, steps: i
             logits = model.position_logits(x)
             if on_step is not None:
                 on_step(step, x.clone())
-            logits[..., mask_id] = float("-inf")
+            if not allow_mask:  # LLaDA's generate.py may predict (and commit) [MASK] itself
+                logits[..., mask_id] = float("-inf")
             prediction = torch.argmax(_with_gumbel_noise(logits, temperature, generator), dim=-1)
             probs = torch.softmax(logits.to(torch.float64), dim=-1)
             confidence = torch.gather(probs, -1, prediction.unsqueeze(-1)).squeeze(-1)
@@ -105,13 +106,15 @@ def _greedy(model: SinkModel, prompt: torch.Tensor, gen_length: int, temperature
 
 def generate(model: SinkModel, prompt_ids: torch.Tensor, gen_length: int, steps: int, block_length: int,
              temperature: float = 0.0, on_step: StepCallback | None = None,
-             generator: torch.Generator | None = None) -> torch.LongTensor:
+             generator: torch.Generator | None = None, allow_mask: bool = False) -> torch.LongTensor:
     """Prompt ``[P]``, ``[1, P]`` or ``[B, P]`` → prompt plus ``gen_length`` tokens, ``[B, P + gen_length]``.
 
     ``on_step(step, x)`` is called once per denoising step (AR: per generated token) right after
     the model's forward pass on ``x``, the sequence as the model saw it at that step; inside
     ``model.observe_attention()`` the recorder then holds that step's attention. Deterministic at
-    temperature 0; otherwise randomness comes from ``generator``.
+    temperature 0; otherwise randomness comes from ``generator``. ``allow_mask`` lets the sampler
+    predict the mask token and commit it, as LLaDA's ``generate.py`` (the released protocol) does;
+    by default it is never predicted, so every generated position holds a real token.
     """
     prompt = prompt_ids.unsqueeze(0) if prompt_ids.dim() == 1 else prompt_ids
     prompt = prompt.to(device=model.device, dtype=torch.long)
@@ -119,4 +122,4 @@ def generate(model: SinkModel, prompt_ids: torch.Tensor, gen_length: int, steps:
         raise ValueError(f"gen_length must be positive, got {gen_length}")
     if model.is_causal:
         return _greedy(model, prompt, gen_length, temperature, on_step, generator)
-    return _remasking(model, prompt, gen_length, steps, block_length, temperature, on_step, generator)
+    return _remasking(model, prompt, gen_length, steps, block_length, temperature, on_step, generator, allow_mask)
