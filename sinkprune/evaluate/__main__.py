@@ -1,9 +1,9 @@
 """Command line of the evaluate stage (rules/eval.smk; runnable by hand).
 
-    python -m sinkprune.evaluate --model DIR --tasks-dir results/data/tasks \
+    sinkprune evaluate --model DIR --tasks-dir results/data/tasks \
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
-    python -m sinkprune.evaluate build-tasks --config C.yaml --out-dir results/data/tasks
+    sinkprune evaluate build-tasks --config C.yaml --out-dir results/data/tasks
 
 Config keys read: ``seed``, ``threads``, ``eval.tasks`` (default of --tasks), ``eval.mc_num``,
 ``eval.batch_size``, ``eval.limit`` (null = all items), and optionally ``eval.n_items``,
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     from sinkprune.config import load_config, set_threads
 
     if argv[:1] == ["build-tasks"]:
-        parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate build-tasks",
+        parser = argparse.ArgumentParser(prog="sinkprune evaluate build-tasks",
                                          description="write the offline mini tasks (YAML + JSONL + tasks.json)")
         parser.add_argument("--out-dir", required=True)
         parser.add_argument("--tasks", default=None, help="comma-separated; default: config eval.tasks")
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         args = parser.parse_args(argv[1:])
         _build_tasks(args, load_config(args.config))
         return
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     # Repeatable (paired with --out): several models in one process share the ~5 s of imports.
     parser.add_argument("--model", required=True, action="append",

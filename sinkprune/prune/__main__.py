@@ -1,4 +1,4 @@
-"""``python -m sinkprune.prune {stats,run}``: thin command line over :mod:`sinkprune.prune.api`.
+"""``sinkprune prune {stats,run}``: thin command line over :mod:`sinkprune.prune.api`.
 
 stats: ``--model DIR --calib calibration.pt --config CONFIG.yaml --out shared.pt``
 run:   ``--model DIR --calib FILE --shared FILE --method M --sparsity S [S ...] --config CONFIG.yaml
@@ -15,7 +15,7 @@ from sinkprune.prune.methods import METHODS
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one sub-command."""
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.prune", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune prune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     stats = sub.add_parser("stats", help="shared sink statistics and accumulators (once per model)")

@@ -5,5 +5,5 @@ Modules: ``scores`` (sink scores), ``settings`` (config → AnalysisSettings), `
 (trajectory .npz files), ``kinds`` (token kinds), ``trajectory`` (noised / generate / ar_prefix
 passes over a model), ``stats`` (per-sequence statistics), ``baseline`` (random-position
 control), ``bootstrap``, ``summary`` (tidy table + LaTeX), ``claim`` (the AR-vs-DLM claim check).
-CLI: ``python -m sinkprune.sinks {trajectory,summarize}``.
+CLI: ``sinkprune sinks {trajectory,summarize}``.
 """
