@@ -39,11 +39,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of in-memory bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
 # --------------------------------------------------------------------------------------------
 # atomic writes
 # --------------------------------------------------------------------------------------------

@@ -6,11 +6,18 @@ import os
 import pytest
 import yaml
 
-from sinkprune.evaluate.paper_tasks import MINI_COUNTERPART, PAPER_NUM_FEWSHOT, PAPER_TASKS, PERPLEXITY_TASK
 from sinkprune.evaluate.tasks import MINI_TASKS, build_tasks
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _paper_eval() -> dict:
+    """The ``eval`` section of config/paper.yaml: the paper's lm-eval task names and shots."""
+    from sinkprune.config import REPO_ROOT
+
+    return yaml.safe_load((REPO_ROOT / "config" / "paper.yaml").read_text())["eval"]
+
 
 def _read_all(directory):
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
@@ -32,7 +39,7 @@ def test_build_tasks_is_deterministic_and_complete(tmp_path):
         files = spec["dataset_kwargs"]["data_files"]
         assert spec["dataset_path"] == "json" and spec["test_split"] == "test"
         assert all(os.path.isabs(f) and os.path.exists(f) for f in files.values())
-        assert spec["num_fewshot"] == task.num_fewshot == PAPER_NUM_FEWSHOT[task.counterpart_of]
+        assert spec["num_fewshot"] == task.num_fewshot == _paper_eval()["num_fewshot"][task.counterpart_of]
         assert ("train" in files) == (task.num_fewshot > 0)
         assert spec["metadata"]["chance"] == sidecar[name]["chance"] == task.chance
         docs = [json.loads(line) for line in (tmp_path / "a" / f"{name}.jsonl").read_text().splitlines()]
@@ -48,8 +55,10 @@ def test_build_tasks_is_deterministic_and_complete(tmp_path):
 
 
 def test_every_paper_benchmark_has_one_mini_counterpart():
-    assert sorted(MINI_COUNTERPART) == sorted(PAPER_TASKS)
-    assert {MINI_TASKS[m].counterpart_of for m in MINI_COUNTERPART.values()} == set(PAPER_TASKS)
+    """arc_easy is evaluated only after structured pruning and has no mini counterpart."""
+    paper = [t for t in _paper_eval()["tasks"] if t != "arc_easy"]
+    counterparts = [task.counterpart_of for task in MINI_TASKS.values()]
+    assert sorted(counterparts) == sorted(paper)
     assert all(name.startswith("mini_") for name in MINI_TASKS)
 
 
@@ -82,7 +91,7 @@ def test_paper_task_names_resolve_in_pinned_lm_eval():
     from sinkprune.evaluate.run import task_manager
 
     known = set(task_manager(None, True).all_tasks)
-    wanted = PAPER_TASKS + ["arc_easy", PERPLEXITY_TASK]
+    wanted = _paper_eval()["tasks"]
     assert [t for t in wanted if t not in known] == []
     assert "not_a_benchmark_xyz" not in known
 

@@ -49,10 +49,6 @@ class Trajectory:
         return int(self.mass.shape[0])
 
     @property
-    def num_sequences(self) -> int:
-        return int(self.mass.shape[1])
-
-    @property
     def seq_len(self) -> int:
         """S: the longest sequence of the trajectory (the normaliser of positional variances)."""
         return int(self.mass.shape[-1])
