@@ -38,7 +38,7 @@ def test_build_tasks_is_deterministic_and_complete(tmp_path):
         spec = yaml.safe_load(a[f"{name}.yaml"])
         files = spec["dataset_kwargs"]["data_files"]
         assert spec["dataset_path"] == "json" and spec["test_split"] == "test"
-        assert all(os.path.isabs(f) and os.path.exists(f) for f in files.values())
+        assert all(not os.path.isabs(f) and (tmp_path / "a" / f).exists() for f in files.values())
         assert spec["num_fewshot"] == task.num_fewshot == _paper_eval()["num_fewshot"][task.counterpart_of]
         assert ("train" in files) == (task.num_fewshot > 0)
         assert spec["metadata"]["chance"] == sidecar[name]["chance"] == task.chance
@@ -90,7 +90,7 @@ def test_paper_task_names_resolve_in_pinned_lm_eval():
     """lm-eval ships these task YAMLs; names change across releases, hence the pin."""
     from sinkprune.evaluate.run import task_manager
 
-    known = set(task_manager(None, True).all_tasks)
+    known = set(task_manager(True).all_tasks)
     wanted = _paper_eval()["tasks"]
     assert [t for t in wanted if t not in known] == []
     assert "not_a_benchmark_xyz" not in known
@@ -102,3 +102,32 @@ def _config(tasks):
     config = yaml.safe_load((REPO_ROOT / "config" / "mini.yaml").read_text())
     config["eval"] = {"tasks": tasks, "mc_num": 4, "batch_size": 16, "limit": 5}
     return config
+
+
+def test_task_files_do_not_depend_on_where_the_clone_lives(tmp_path, monkeypatch):
+    """Two clones at different absolute paths: byte-identical task files and manifest lines."""
+    from sinkprune.checksums import build_manifest, format_manifest
+
+    manifests = []
+    for clone in (tmp_path / "a", tmp_path / "somewhere" / "else" / "b"):
+        build_tasks(clone / "results" / "data" / "tasks", seed=0, n_items=5, tasks=list(MINI_TASKS))
+        monkeypatch.chdir(clone)
+        manifests.append(format_manifest(build_manifest("results", "results/manifest.sha256")))
+        assert str(clone) not in "".join(p.read_text() for p in (clone / "results").rglob("*.yaml"))
+    assert manifests[0] == manifests[1]
+    assert manifests[0].count(".yaml\n") == len(MINI_TASKS)
+
+
+def test_moved_tasks_load_from_any_working_directory(tmp_path, monkeypatch):
+    """Data files are found next to the YAML, whatever the working directory."""
+    import shutil
+
+    from sinkprune.evaluate.run import resolve_tasks
+
+    build_tasks(tmp_path / "built", seed=0, n_items=5, tasks=["mini_piqa", "mini_mmlu"])
+    shutil.move(tmp_path / "built", tmp_path / "moved")
+    monkeypatch.chdir(tmp_path)
+    resolved = resolve_tasks(["mini_piqa", "mini_mmlu"], "moved", {})
+    assert [len(task.eval_docs) for task in resolved.objects] == [5, 5]
+    assert resolved.data_files["mini_mmlu"] == {"test": "mini_mmlu.jsonl", "train": "mini_mmlu.fewshot.jsonl"}
+    assert resolved.config_files == {"mini_piqa": "mini_piqa.yaml", "mini_mmlu": "mini_mmlu.yaml"}
