@@ -1,5 +1,5 @@
-"""Pruning methods of the paper (docs/method.md, "Pruning methods"): magnitude, Wanda, SparseGPT,
-their sink-aware variants and structured MLP-channel pruning.
+"""Pruning methods of the paper (docs/method.md §4–6): magnitude, Wanda, SparseGPT, their sink-aware
+variants and structured MLP-channel pruning.
 
 Core math is in pure tensor functions (``sparsity``, ``importance``, ``sparsegpt``); ``stats``
 computes the sink scores once per model and each method's own statistics of the dense model;

@@ -1,7 +1,7 @@
 """Statistics of the dense model that pruning methods take from the calibration batch.
 
 Shared by the sink-aware methods (computed once per model; shared.pt), for each calibration
-sequence and each sampled timestep t (docs/method.md, "Sink scores"):
+sequence and each sampled timestep t (docs/method.md §1–2, §4):
 1. forward-noise the sequence (LLaDA: every position may be masked; Dream: never the first and
    last; a model without a mask token — causal reference — sees its clean input),
 2. a forward pass under ``observe_attention`` gives the received mass m_t → sink score s_t;

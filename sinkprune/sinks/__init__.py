@@ -1,4 +1,4 @@
-"""Sink analysis, AR vs DLM (method.md §1–3): trajectories of received attention mass, statistics
+"""Sink analysis, AR vs DLM (docs/method.md §1–3): trajectories of received attention mass, statistics
 with controls (untrained model, random-position baseline), bootstrap CIs, table and claim check.
 
 Modules: ``scores`` (sink scores), ``settings`` (config → AnalysisSettings), ``store``
