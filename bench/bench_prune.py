@@ -1,6 +1,6 @@
 """Timing of the pruning methods on a mini-sized random model (not a test; prints ratios).
 
-    .venv/bin/python bench/bench_prune.py [--repeats 3]
+    .venv/bin/python bench/bench_prune.py [--repeats 3] [--clock cpu|wall]
 
 On the mini architecture (hidden 128, 4 layers, FFN 512, seq 128, 16 calibration sequences,
 10 timesteps), each method is timed as one prune job of the mini DAG runs it: the statistics it
@@ -10,13 +10,16 @@ dense model, measured once per job), then pruning at every sparsity of config/mi
 - sink_wanda / wanda per job, statistics included (goal ≤ 3),
 - the same ratios at one sparsity with statistics excluded, sparsegpt / wanda, and the sink
   scores as a multiple of one forward pass over the calibration batch per timestep.
-Fastest of ``--repeats`` runs each (least disturbed by other jobs on shared cores), one thread.
+One torch thread; each time is the fastest of ``--repeats`` runs in this process's CPU time
+(``--clock cpu``, the default: other jobs on shared cores barely change it) or in wall time
+(``--clock wall``).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import time
 from pathlib import Path
 
 import torch
@@ -38,7 +41,13 @@ MINI = Path(__file__).resolve().parents[1] / "config" / "mini.yaml"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+
+    def timed(fn) -> float:
+        return best_of(fn, args.repeats, clock)
+
     torch.set_num_threads(1)
     prune_config = yaml.safe_load(MINI.read_text())["prune"]
     model = build_model("llada", ARCH, VOCAB, SEQ, {"bos": 1, "eos": 2, "pad": 3, "mask": 4}, seed=0)
@@ -52,22 +61,22 @@ def main() -> None:
             for sl in chunk_slices(N):
                 model(ids[sl])
 
-    forward = best_of(forward_once, args.repeats)
+    forward = timed(forward_once)
     shared = compute_shared_stats(model, ids, sinks, seed=0)
-    scores_time = best_of(lambda: compute_shared_stats(model, ids, sinks, seed=0), args.repeats)
-    copy_cost = best_of(lambda: copy.deepcopy(model), args.repeats)
+    scores_time = timed(lambda: compute_shared_stats(model, ids, sinks, seed=0))
+    copy_cost = timed(lambda: copy.deepcopy(model))
 
     def job(method: str) -> tuple[float, dict[str, float]]:
         """(statistics the job uses, pruning time per sparsity) of one method's prune job."""
         dense = dense_statistics(model, method, ids, shared)
-        stats = best_of(lambda: dense_statistics(model, method, ids, shared), args.repeats)
+        stats = timed(lambda: dense_statistics(model, method, ids, shared))
         stats += scores_time if method in NEEDS_SHARED else 0.0
         specs = prune_config["structured_ratios"] if method in STRUCTURED else prune_config["sparsities"]
         pruning = {}
         for spec in specs:
             def run() -> None:
                 prune_model(copy.deepcopy(model), method, parse_sparsity(spec), ids, shared, settings, dense)
-            pruning[spec] = best_of(run, args.repeats) - copy_cost
+            pruning[spec] = timed(run) - copy_cost
         return stats, pruning
 
     jobs = {m: job(m) for m in METHODS}

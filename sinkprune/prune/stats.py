@@ -142,7 +142,7 @@ def stable_mask(scores: torch.Tensor, sinks: SinkSettings) -> torch.Tensor | Non
 @torch.no_grad()
 def sink_wanda_accumulators(model: Any, shared: SharedStats,
                             batch_size: int = BATCH_SIZE) -> dict[str, torch.Tensor]:
-    """Second pass on the dense model (sink-aware Wanda): acc per linear ``"{layer}.{name}"`` ``[D_in]``.
+    """Sink-aware Wanda's second pass on the dense model: acc ``[D_in]`` per linear ``"{layer}.{name}"``.
 
     Runs every noisy input of ``shared`` again, weighting tokens by ω_t = 1 − s_t.
     """
@@ -169,9 +169,10 @@ def sink_wanda_accumulators(model: Any, shared: SharedStats,
 @torch.no_grad()
 def channel_norms(model: Any, ids: torch.Tensor, omega: torch.Tensor | None = None,
                   batch_size: int = BATCH_SIZE) -> dict[int, torch.Tensor]:
-    """Clean pass on the dense model (structured): ``Σ (ω X)_c²`` ``[I]`` of each layer's down-projection input.
+    """Structured pruning's clean pass on the dense model: ``Σ (ω X)_c²`` ``[I]`` per layer.
 
-    ids: clean ``[N, S]``; omega: ω̄ ``[N, S]`` for the sink-aware variant, None for ω ≡ 1.
+    Summed over the tokens of each layer's down-projection input. ids: clean ``[N, S]``; omega:
+    ω̄ ``[N, S]`` for the sink-aware variant, None for ω ≡ 1.
     """
     downs = {i: model.linear_modules(i)["down_proj"] for i in range(model.num_layers)}
     norms = {i: torch.zeros(m.in_features) for i, m in downs.items()}
