@@ -12,7 +12,7 @@ dense model, measured once per job), then pruning at every sparsity of config/mi
   scores as a multiple of one forward pass over the calibration batch per timestep.
 One torch thread; each time is the fastest of ``--repeats`` runs in this process's CPU time
 (``--clock cpu``, the default: other jobs on shared cores barely change it) or in wall time
-(``--clock wall``).
+(``--clock wall``); the repeats run in rounds over all calls, so compared times saw the same load.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sinkprune.prune.methods import METHODS, NEEDS_SHARED, STRUCTURED, dense_sta
 from sinkprune.prune.settings import PruneSettings, SinkSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import compute_shared_stats
-from timing import best_of
+from timing import best_of_each
 
 ARCH = {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 512, "tie_embeddings": True}
 VOCAB, SEQ, N = 1024, 128, 16
@@ -45,9 +45,6 @@ def main() -> None:
     args = parser.parse_args()
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
-    def timed(fn) -> float:
-        return best_of(fn, args.repeats, clock)
-
     torch.set_num_threads(1)
     prune_config = yaml.safe_load(MINI.read_text())["prune"]
     model = build_model("llada", ARCH, VOCAB, SEQ, {"bos": 1, "eos": 2, "pad": 3, "mask": 4}, seed=0)
@@ -55,32 +52,32 @@ def main() -> None:
     ids[:, 0] = 1
     sinks, settings = SinkSettings(), PruneSettings()
     steps = len(range(sinks.sample_every, sinks.diffusion_steps + 1, sinks.sample_every))
+    shared = compute_shared_stats(model, ids, sinks, seed=0)
+    dense = {m: dense_statistics(model, m, ids, shared) for m in METHODS}
+    specs = {m: prune_config["structured_ratios"] if m in STRUCTURED else prune_config["sparsities"] for m in METHODS}
 
     def forward_once() -> None:
         with torch.no_grad():
             for sl in chunk_slices(N):
                 model(ids[sl])
 
-    forward = timed(forward_once)
-    shared = compute_shared_stats(model, ids, sinks, seed=0)
-    scores_time = timed(lambda: compute_shared_stats(model, ids, sinks, seed=0))
-    copy_cost = timed(lambda: copy.deepcopy(model))
+    def prune_call(method: str, spec: str):
+        return lambda: prune_model(copy.deepcopy(model), method, parse_sparsity(spec), ids, shared, settings,
+                                   dense[method])
 
-    def job(method: str) -> tuple[float, dict[str, float]]:
-        """(statistics the job uses, pruning time per sparsity) of one method's prune job."""
-        dense = dense_statistics(model, method, ids, shared)
-        stats = timed(lambda: dense_statistics(model, method, ids, shared))
-        stats += scores_time if method in NEEDS_SHARED else 0.0
-        specs = prune_config["structured_ratios"] if method in STRUCTURED else prune_config["sparsities"]
-        pruning = {}
-        for spec in specs:
-            def run() -> None:
-                prune_model(copy.deepcopy(model), method, parse_sparsity(spec), ids, shared, settings, dense)
-            pruning[spec] = timed(run) - copy_cost
-        return stats, pruning
+    calls = {"forward": forward_once, "copy": lambda: copy.deepcopy(model),
+             "scores": lambda: compute_shared_stats(model, ids, sinks, seed=0)}
+    calls |= {f"stats {m}": (lambda m=m: dense_statistics(model, m, ids, shared)) for m in METHODS}
+    calls |= {f"{m} {s}": prune_call(m, s) for m in METHODS for s in specs[m]}
+    times = best_of_each(calls, args.repeats, clock)
 
-    jobs = {m: job(m) for m in METHODS}
+    forward, scores_time = times["forward"], times["scores"]
+    jobs = {}
+    for m in METHODS:  # (statistics the job uses, pruning time per sparsity)
+        stats = times[f"stats {m}"] + (scores_time if m in NEEDS_SHARED else 0.0)
+        jobs[m] = (stats, {s: times[f"{m} {s}"] - times["copy"] for s in specs[m]})
     total = {m: stats + sum(pruning.values()) for m, (stats, pruning) in jobs.items()}
+
     print(f"mini model: {sum(p.numel() for p in model.parameters())} parameters, N={N}, S={SEQ}, T={steps}")
     print(f"one forward pass over the calibration batch: {forward * 1e3:.1f} ms")
     print(f"sink scores (shared.pt): {scores_time:.2f} s = {scores_time / (steps * forward):.2f} × (T × forward)")
