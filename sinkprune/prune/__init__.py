@@ -2,9 +2,8 @@
 variants and structured MLP-channel pruning.
 
 Core math is in pure tensor functions (``sparsity``, ``importance``, ``sparsegpt``); ``stats``
-computes the sink scores once per model and each method's own statistics of the dense model;
-``methods`` holds one function per method; ``api`` and ``__main__`` are the file-level edges
-used by ``rules/prune.smk``.
+computes the per-model shared statistics once; ``methods`` holds one function per method;
+``api`` and ``__main__`` are the file-level edges used by ``rules/prune.smk``.
 """
 
 from sinkprune.prune.methods import METHODS, prune_model

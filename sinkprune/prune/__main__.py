@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sinkprune prune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    stats = sub.add_parser("stats", help="sink scores shared by the sink-aware methods (once per model)")
+    stats = sub.add_parser("stats", help="shared sink statistics and accumulators (once per model)")
     run = sub.add_parser("run", help="prune one model with one method at one sparsity")
     for p in (stats, run):
         p.add_argument("--model", required=True, help="dense checkpoint directory (or hub id)")

@@ -3,8 +3,7 @@
 Layer-sequential methods (wanda, sparsegpt, sink_sparsegpt) propagate the clean calibration batch
 block by block: statistics of block i's seven linear inputs are gathered on the unpruned block,
 all seven are pruned, then block i's pruned outputs become block i+1's inputs (as released).
-One-shot methods (magnitude, sink_wanda, structured variants) use the dense model's statistics
-(:func:`dense_statistics`), which a job measures once and reuses at every sparsity.
+One-shot methods (magnitude, sink_wanda, structured variants) use the dense model's statistics.
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ from sinkprune.prune.importance import (accumulated_scores, channel_scores, chan
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsegpt import HessianAccumulator, sparsegpt_prune
 from sinkprune.prune.sparsity import Sparsity, select_mask
-from sinkprune.prune.stats import SharedStats, channel_norms, sink_wanda_accumulators
+from sinkprune.prune.stats import SharedStats
 
 UNSTRUCTURED = ("magnitude", "wanda", "sparsegpt", "sink_wanda", "sink_sparsegpt")
 STRUCTURED = ("structured", "sink_structured")
 METHODS = UNSTRUCTURED + STRUCTURED
-# Methods that need the sink scores (shared.pt); each takes only what it uses (dense_statistics).
-NEEDS_SHARED = ("sink_wanda", "sink_sparsegpt", "sink_structured")
+NEEDS_SHARED = ("sink_wanda", "sink_sparsegpt", "structured", "sink_structured")
 
 
 def _zero(module: torch.nn.Linear, mask: torch.Tensor) -> None:
@@ -91,14 +89,14 @@ def prune_sparsegpt(model: Any, ids: torch.Tensor, sparsity: Sparsity, percdamp:
 
 
 @torch.no_grad()
-def prune_sink_wanda(model: Any, acc: dict[str, torch.Tensor], sparsity: Sparsity) -> None:
+def prune_sink_wanda(model: Any, shared: SharedStats, sparsity: Sparsity) -> None:
     """Sink-aware Wanda (released ``sink``): ``|W_ij|·acc_j`` from the dense one-shot accumulators.
 
     Per output row, or N:M (the released code ignores N:M here; this implements it).
     """
     for i in range(model.num_layers):
         for name, module in model.linear_modules(i).items():
-            _zero(module, select_mask(accumulated_scores(module.weight, acc[f"{i}.{name}"]), sparsity))
+            _zero(module, select_mask(accumulated_scores(module.weight, shared.acc[f"{i}.{name}"]), sparsity))
 
 
 def prune_sink_sparsegpt(model: Any, ids: torch.Tensor, shared: SharedStats, sparsity: Sparsity,
@@ -108,51 +106,30 @@ def prune_sink_sparsegpt(model: Any, ids: torch.Tensor, shared: SharedStats, spa
 
 
 @torch.no_grad()
-def prune_structured(model: Any, norms: dict[int, torch.Tensor], ratio: float) -> None:
+def prune_structured(model: Any, shared: SharedStats, ratio: float, sink: bool = False) -> None:
     """Remove ``round(ratio·I)`` MLP channels per layer by ``Σ_rows |W_down[:, c]|·‖X_c‖₂``.
 
-    ``norms``: ``Σ X_c²`` per layer from the dense model (one shot; ``Σ (ω̄ X)_c²`` for the
-    sink-aware variant); the layers become physically smaller (``SinkModel.keep_mlp_channels``).
+    ``sink=True`` uses ``‖(ω̄ ⊙ X)_c‖₂``. Norms come from the dense model (one shot); the layers
+    become physically smaller (``SinkModel.keep_mlp_channels``).
     """
+    norms = shared.channel_sq_sink if sink else shared.channel_sq
     for i in range(model.num_layers):
         down = model.linear_modules(i)["down_proj"]
         keep = channels_to_keep(channel_scores(down.weight, norms[i]), ratio)
         model.keep_mlp_channels(i, keep)
 
 
-def dense_statistics(model: Any, method: str, ids: torch.Tensor, shared: SharedStats | None) -> Any:
-    """What a one-shot ``method`` measures on the dense ``model`` before pruning it, or None.
-
-    sink_wanda: its accumulators (a second pass over the noisy inputs); structured /
-    sink_structured: channel norms of a clean pass (ω̄-weighted for the latter). The other
-    methods measure nothing beyond the calibration batch and ``shared``.
-    """
-    if method in NEEDS_SHARED and shared is None:
-        raise ValueError(f"method {method!r} needs the shared statistics (prune stats)")
-    if method == "sink_wanda":
-        return sink_wanda_accumulators(model, shared)
-    if method == "structured":
-        return channel_norms(model, ids)
-    if method == "sink_structured":
-        return channel_norms(model, ids, shared.omega_bar())
-    return None
-
-
 def prune_model(model: Any, method: str, sparsity: Sparsity, ids: torch.Tensor,
-                shared: SharedStats | None, settings: PruneSettings, dense: Any = None) -> None:
-    """Dispatch ``method`` (one of :data:`METHODS`) on ``model`` in place.
-
-    ``dense``: :func:`dense_statistics` of this (still dense) model, when the caller prunes the
-    same dense model at several sparsities; measured here when None.
-    """
+                shared: SharedStats | None, settings: PruneSettings) -> None:
+    """Dispatch ``method`` (one of :data:`METHODS`) on ``model`` in place."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if method in STRUCTURED and sparsity.is_nm:
-        raise ValueError(f"structured methods take a channel ratio like '0.30', got {sparsity.tag}")
-    if dense is None:
-        dense = dense_statistics(model, method, ids, shared)
+    if method in NEEDS_SHARED and shared is None:
+        raise ValueError(f"method {method!r} needs the shared statistics (prune stats)")
     if method in STRUCTURED:
-        prune_structured(model, dense, sparsity.ratio)
+        if sparsity.is_nm:
+            raise ValueError(f"structured methods take a channel ratio like '0.30', got {sparsity.tag}")
+        prune_structured(model, shared, sparsity.ratio, sink=method == "sink_structured")
     elif method == "magnitude":
         prune_magnitude(model, sparsity)
     elif method == "wanda":
@@ -160,6 +137,6 @@ def prune_model(model: Any, method: str, sparsity: Sparsity, ids: torch.Tensor,
     elif method == "sparsegpt":
         prune_sparsegpt(model, ids, sparsity, settings.percdamp, settings.blocksize)
     elif method == "sink_wanda":
-        prune_sink_wanda(model, dense, sparsity)
+        prune_sink_wanda(model, shared, sparsity)
     else:
         prune_sink_sparsegpt(model, ids, shared, sparsity, settings.percdamp, settings.blocksize)

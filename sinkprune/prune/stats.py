@@ -1,18 +1,14 @@
-"""Statistics of the dense model that pruning methods take from the calibration batch.
+"""Per-model statistics shared by every pruning method and sparsity (computed once; shared.pt).
 
-Shared by the sink-aware methods (computed once per model; shared.pt), for each calibration
-sequence and each sampled timestep t (docs/method.md §1–2, §4):
+For each calibration sequence and each sampled timestep t (docs/method.md §1–2, §4):
 1. forward-noise the sequence (LLaDA: every position may be masked; Dream: never the first and
    last; a model without a mask token — causal reference — sees its clean input),
-2. a forward pass under ``observe_attention`` gives the received mass m_t → sink score s_t;
-   ``s̄ = mean_t s_t`` and ω̄ = 1 − s̄ (sink-aware SparseGPT needs nothing more).
-
-Each method's own statistics are computed in its job, once, on the dense model:
-3. sink-aware Wanda: once all T scores of a sequence exist (the ``unstable`` gate needs them
-   all), a second forward pass on each same noisy input accumulates, for every linear layer,
-   ``acc_j += ‖ω_t ⊙ X_t[:, j]‖₂`` (released sink-aware Wanda) — :func:`sink_wanda_accumulators`,
-4. structured (sink-aware): a clean pass stores ``Σ X_c²`` (``Σ (ω̄ X)_c²``) of every
-   down-projection input — :func:`channel_norms`.
+2. a forward pass under ``observe_attention`` gives the received mass m_t → sink score s_t,
+3. once all T scores of the sequence exist (the ``unstable`` gate needs them all), a second
+   forward pass on each same noisy input accumulates, for every linear layer of the *dense*
+   model, ``acc_j += ‖ω_t ⊙ X_t[:, j]‖₂`` (released sink-aware Wanda),
+4. ``s̄ = mean_t s_t`` and ω̄ = 1 − s̄ (gated alike); a clean pass of the dense model stores
+   ``Σ X_c²`` and ``Σ (ω̄ X)_c²`` of every down-projection input (structured channel norms).
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ from sinkprune.prune.importance import sequence_norms, sum_squares
 from sinkprune.prune.settings import BATCH_SIZE, SinkSettings
 from sinkprune.sinks.scores import sink_scores, stable_sink_gate, token_weights
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 1
 
 
 def ids_digest(ids: torch.Tensor) -> str:
@@ -42,16 +38,19 @@ def ids_digest(ids: torch.Tensor) -> str:
 
 @dataclass
 class SharedStats:
-    """Sink scores of one dense model on one calibration batch of N sequences of length S.
+    """Statistics of one dense model on one calibration batch of N sequences of length S.
 
-    noisy: the forward-noised inputs ``[T, N, S]`` the scores came from (sink-aware Wanda runs
-    them again); scores: s_t ``[T, N, S]``; stable: bool ``[N, S]`` (``gate: unstable``) or None.
+    scores: s_t ``[T, N, S]``; stable: bool ``[N, S]`` (``gate: unstable``) or None; acc: per
+    linear layer ``"{layer}.{name}"`` the summed ω-weighted norms ``[D_in]``; channel_sq /
+    channel_sq_sink: per layer ``Σ X_c²`` / ``Σ (ω̄ X)_c²`` of the down-projection input ``[I]``.
     """
 
     timesteps: list[float]
-    noisy: torch.Tensor
     scores: torch.Tensor
     stable: torch.Tensor | None
+    acc: dict[str, torch.Tensor]
+    channel_sq: dict[int, torch.Tensor]
+    channel_sq_sink: dict[int, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -140,13 +139,16 @@ def stable_mask(scores: torch.Tensor, sinks: SinkSettings) -> torch.Tensor | Non
 
 
 @torch.no_grad()
-def sink_wanda_accumulators(model: Any, shared: SharedStats,
-                            batch_size: int = BATCH_SIZE) -> dict[str, torch.Tensor]:
-    """Sink-aware Wanda's second pass on the dense model: acc ``[D_in]`` per linear ``"{layer}.{name}"``.
+def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, scores: torch.Tensor,
+                          stable: torch.Tensor | None,
+                          batch_size: int = BATCH_SIZE) -> tuple[dict[str, torch.Tensor],
+                                                                 dict[int, torch.Tensor],
+                                                                 dict[int, torch.Tensor]]:
+    """Second pass (sink-aware Wanda accumulators) and clean pass (channel norms) on the dense model.
 
-    Runs every noisy input of ``shared`` again, weighting tokens by ω_t = 1 − s_t.
+    ids: clean ``[N, S]``; noisy/scores: ``[T, N, S]``; stable: ``[N, S]`` or None.
+    Returns (acc per linear ``[D_in]``, Σ X² and Σ (ω̄X)² per layer's down-projection input ``[I]``).
     """
-    noisy, scores, stable = shared.noisy, shared.scores, shared.stable
     linears = all_linear_modules(model)
     acc = {name: torch.zeros(m.in_features) for name, m in linears.items()}
     current: dict[str, Any] = {"x": None}
@@ -160,42 +162,37 @@ def sink_wanda_accumulators(model: Any, shared: SharedStats,
     with input_hooks(linears, add_norms):
         for t in range(noisy.shape[0]):
             omega_t = token_weights(scores[t], stable)
-            for sl in chunk_slices(noisy.shape[1], batch_size):
+            for sl in chunk_slices(ids.shape[0], batch_size):
                 current["omega"], current["x"] = omega_t[sl], None
                 run_blocks(model, noisy[t, sl])
-    return acc
 
-
-@torch.no_grad()
-def channel_norms(model: Any, ids: torch.Tensor, omega: torch.Tensor | None = None,
-                  batch_size: int = BATCH_SIZE) -> dict[int, torch.Tensor]:
-    """Structured pruning's clean pass on the dense model: ``Σ (ω X)_c²`` ``[I]`` per layer.
-
-    Summed over the tokens of each layer's down-projection input. ids: clean ``[N, S]``; omega:
-    ω̄ ``[N, S]`` for the sink-aware variant, None for ω ≡ 1.
-    """
     downs = {i: model.linear_modules(i)["down_proj"] for i in range(model.num_layers)}
-    norms = {i: torch.zeros(m.in_features) for i, m in downs.items()}
-    current: dict[str, Any] = {"omega": None}
+    plain = {i: torch.zeros(m.in_features) for i, m in downs.items()}
+    weighted = {i: torch.zeros(m.in_features) for i, m in downs.items()}
+    omega_bar = token_weights(scores.mean(dim=0), stable)
 
     def add_channels(name: str, x: torch.Tensor) -> None:
-        norms[int(name)] += sum_squares(x, current["omega"])
+        i = int(name)
+        plain[i] += sum_squares(x)
+        weighted[i] += sum_squares(x, current["omega"])
 
     with input_hooks({str(i): m for i, m in downs.items()}, add_channels):
         for sl in chunk_slices(ids.shape[0], batch_size):
-            current["omega"] = None if omega is None else omega[sl]
+            current["omega"] = omega_bar[sl]
             run_blocks(model, ids[sl])
-    return norms
+    return acc, plain, weighted
 
 
 def compute_shared_stats(model: Any, ids: torch.Tensor, sinks: SinkSettings, seed: int,
                          batch_size: int = BATCH_SIZE) -> SharedStats:
-    """Sink scores of ``model`` on calibration ``ids`` ``[N, S]`` (module docstring, steps 1–2)."""
+    """All shared statistics of ``model`` on calibration ``ids`` ``[N, S]`` (module docstring)."""
     generator = torch.Generator().manual_seed(seed)
     steps, noisy = noisy_inputs(model, ids, sinks, generator)
     scores = sink_score_passes(model, noisy, sinks, batch_size)
     stable = stable_mask(scores, sinks)
+    acc, plain, weighted = accumulate_statistics(model, ids, noisy, scores, stable, batch_size)
     meta = {"calib_sha256": ids_digest(ids), "sinks": asdict(sinks), "seed": seed,
             "n_samples": int(ids.shape[0]), "seq_len": int(ids.shape[1]), "batch_size": batch_size,
             "masked_fraction": float((noisy != ids.unsqueeze(0)).float().mean())}
-    return SharedStats(timesteps=steps, noisy=noisy, scores=scores, stable=stable, meta=meta)
+    return SharedStats(timesteps=steps, scores=scores, stable=stable, acc=acc, channel_sq=plain,
+                       channel_sq_sink=weighted, meta=meta)
