@@ -1,6 +1,6 @@
 """How many steps a tiny model needs to learn the 24 category facts of the mmlu counterpart.
 
-Dev evidence behind choices of the mini zoo (``config/mini.yaml``, README "Mini zoo"): the
+The measurement behind three choices of the mini zoo (``config/mini.yaml``; docs/mini.md): the
 init scale (``arch.init_std``), LLaDA's ``init_fn`` and SFT-style rows (``train.sft_fraction``).
 Each run trains one model on rows of ``--pack`` fact lines (``"fox is a kind of animal"``;
 optional random-length digit prefix so lines do not sit at fixed positions) and prints, every

@@ -1,14 +1,14 @@
 """Does a tiny model learn an in-context lookup within the mini training budget?
 
-Dev evidence behind the RACE and WinoGrande counterparts (README, "Mini tasks"). Each run trains
-one mini-architecture model on packed lines of a single task with the mini zoo's training loop
-(``sinkprune.models.train.train``, SFT-style rows for masked diffusion), and
-prints every ``--every`` steps the accuracy on 200 held-out items asked alone (argmax over the
-four options at the answer position; chance 25 %):
+The measurement behind the RACE counterpart (docs/mini.md, "Why every task rests on a one-step
+skill"). Each run trains one mini-architecture model on packed lines of a single task with the
+mini zoo's training loop (``sinkprune.models.train.train``, SFT-style rows for masked
+diffusion), and prints every ``--every`` steps the accuracy on 200 held-out items asked alone
+(argmax over the four options at the answer position; chance 25 %):
 
-- ``kv``: key→value recall, ``"keys b7 q2 x5 , q2"`` (the earlier RACE counterpart). The value
+- ``kv``: key→value recall, ``"keys b7 q2 x5 , q2"`` (a rejected RACE counterpart). The value
   follows its key, so answering takes two composed attention steps: an induction head.
-- ``listed``: which key a passage lists, ``"keys b q x m , one is q"`` (the current RACE
+- ``listed``: which key a passage lists, ``"keys b q x m , one is q"`` (the RACE
   counterpart, ``sinkprune.data.skills.listed``): one attention step, copying a token of the line.
 
 Run from the repo root after ``snakemake results/data/tokenizer``::

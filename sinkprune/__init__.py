@@ -2,7 +2,7 @@
 
 Stages mirror ``rules/*.smk``: ``data`` → ``models`` → ``sinks`` → ``prune`` → ``evaluate`` →
 ``tables`` / ``figures`` → ``audit`` / ``checksums``. Every stage is a module with a
-``python -m sinkprune.<stage>`` command line that the Snakemake rules call.
+``sinkprune <stage>`` command line (:mod:`sinkprune.cli`) that the Snakemake rules call.
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 CLI::
 
-    python -m sinkprune.audit --published paper/published.csv --main results/tables/main.csv \\
+    sinkprune audit --published paper/published.csv --main results/tables/main.csv \\
         --claims results/claims/ --config config/mini.yaml \\
         --out results/audit.md --html results/audit.html
 
@@ -608,12 +608,12 @@ def build_report(published: pd.DataFrame, ours: pd.DataFrame | None, claims_dir:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m sinkprune.audit``; exit 0 once the report is written.
+    """Entry point of ``sinkprune audit``; exit 0 once the report is written.
 
     With ``--fail-on-mismatch`` the exit code is 1 when any compared row fails the tolerance
     (missing rows never fail: they are reported).
     """
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.audit", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune audit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--published", default="paper/published.csv")
     parser.add_argument("--main", default="results/tables/main.csv")

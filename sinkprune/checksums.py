@@ -7,8 +7,8 @@ each file that changed, vanished, or appeared without being listed.
 
 CLI::
 
-    python -m sinkprune.checksums manifest --root results --out results/manifest.sha256
-    python -m sinkprune.checksums verify --manifest results/manifest.sha256
+    sinkprune checksums manifest --root results --out results/manifest.sha256
+    sinkprune checksums verify --manifest results/manifest.sha256
 
 Stages that write results use :func:`atomic_write` / :func:`atomic_path` so that an interrupted
 job never leaves a truncated file that looks complete to Snakemake or to the manifest.
@@ -37,11 +37,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of in-memory bytes."""
-    return hashlib.sha256(data).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,8 +209,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m sinkprune.checksums``."""
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.checksums", description=__doc__,
+    """Entry point of ``sinkprune checksums``."""
+    parser = argparse.ArgumentParser(prog="sinkprune checksums", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("manifest", help="hash every file under --root into --out")

@@ -2,7 +2,7 @@
 
 CLI::
 
-    python -m sinkprune.provenance --config config/mini.yaml --out results/provenance.json
+    sinkprune provenance --config config/mini.yaml --out results/provenance.json
 
 The file is byte-identical across reruns with the same environment, config and commit: it holds
 no timestamps, hostnames or absolute paths, keys are sorted, and JSON is written with a fixed
@@ -108,8 +108,8 @@ def to_json(record: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m sinkprune.provenance``."""
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.provenance", description=__doc__,
+    """Entry point of ``sinkprune provenance``."""
+    parser = argparse.ArgumentParser(prog="sinkprune provenance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="the config file the run used")
     parser.add_argument("--out", required=True, help="where to write the JSON record")

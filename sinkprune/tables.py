@@ -127,8 +127,8 @@ def to_latex(df: pd.DataFrame, decimals: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sinkprune.tables main --config C --evals ... --reports ... --csv F --tex F``."""
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.tables")
+    """``sinkprune tables main --config C --evals ... --reports ... --csv F --tex F``."""
+    parser = argparse.ArgumentParser(prog="sinkprune tables")
     sub = parser.add_subparsers(dest="table", required=True)
     p = sub.add_parser("main", help="the main accuracy table")
     p.add_argument("--config", required=True)

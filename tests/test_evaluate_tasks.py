@@ -6,11 +6,18 @@ import os
 import pytest
 import yaml
 
-from sinkprune.evaluate.paper_tasks import MINI_COUNTERPART, PAPER_NUM_FEWSHOT, PAPER_TASKS, PERPLEXITY_TASK
 from sinkprune.evaluate.tasks import MINI_TASKS, build_tasks
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _paper_eval() -> dict:
+    """The ``eval`` section of config/paper.yaml: the paper's lm-eval task names and shots."""
+    from sinkprune.config import REPO_ROOT
+
+    return yaml.safe_load((REPO_ROOT / "config" / "paper.yaml").read_text())["eval"]
+
 
 def _read_all(directory):
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
@@ -31,8 +38,8 @@ def test_build_tasks_is_deterministic_and_complete(tmp_path):
         spec = yaml.safe_load(a[f"{name}.yaml"])
         files = spec["dataset_kwargs"]["data_files"]
         assert spec["dataset_path"] == "json" and spec["test_split"] == "test"
-        assert all(os.path.isabs(f) and os.path.exists(f) for f in files.values())
-        assert spec["num_fewshot"] == task.num_fewshot == PAPER_NUM_FEWSHOT[task.counterpart_of]
+        assert all(not os.path.isabs(f) and (tmp_path / "a" / f).exists() for f in files.values())
+        assert spec["num_fewshot"] == task.num_fewshot == _paper_eval()["num_fewshot"][task.counterpart_of]
         assert ("train" in files) == (task.num_fewshot > 0)
         assert spec["metadata"]["chance"] == sidecar[name]["chance"] == task.chance
         docs = [json.loads(line) for line in (tmp_path / "a" / f"{name}.jsonl").read_text().splitlines()]
@@ -48,8 +55,10 @@ def test_build_tasks_is_deterministic_and_complete(tmp_path):
 
 
 def test_every_paper_benchmark_has_one_mini_counterpart():
-    assert sorted(MINI_COUNTERPART) == sorted(PAPER_TASKS)
-    assert {MINI_TASKS[m].counterpart_of for m in MINI_COUNTERPART.values()} == set(PAPER_TASKS)
+    """arc_easy is evaluated only after structured pruning and has no mini counterpart."""
+    paper = [t for t in _paper_eval()["tasks"] if t != "arc_easy"]
+    counterparts = [task.counterpart_of for task in MINI_TASKS.values()]
+    assert sorted(counterparts) == sorted(paper)
     assert all(name.startswith("mini_") for name in MINI_TASKS)
 
 
@@ -81,8 +90,8 @@ def test_paper_task_names_resolve_in_pinned_lm_eval():
     """lm-eval ships these task YAMLs; names change across releases, hence the pin."""
     from sinkprune.evaluate.run import task_manager
 
-    known = set(task_manager(None, True).all_tasks)
-    wanted = PAPER_TASKS + ["arc_easy", PERPLEXITY_TASK]
+    known = set(task_manager(True).all_tasks)
+    wanted = _paper_eval()["tasks"]
     assert [t for t in wanted if t not in known] == []
     assert "not_a_benchmark_xyz" not in known
 
@@ -93,3 +102,32 @@ def _config(tasks):
     config = yaml.safe_load((REPO_ROOT / "config" / "mini.yaml").read_text())
     config["eval"] = {"tasks": tasks, "mc_num": 4, "batch_size": 16, "limit": 5}
     return config
+
+
+def test_task_files_do_not_depend_on_where_the_clone_lives(tmp_path, monkeypatch):
+    """Two clones at different absolute paths: byte-identical task files and manifest lines."""
+    from sinkprune.checksums import build_manifest, format_manifest
+
+    manifests = []
+    for clone in (tmp_path / "a", tmp_path / "somewhere" / "else" / "b"):
+        build_tasks(clone / "results" / "data" / "tasks", seed=0, n_items=5, tasks=list(MINI_TASKS))
+        monkeypatch.chdir(clone)
+        manifests.append(format_manifest(build_manifest("results", "results/manifest.sha256")))
+        assert str(clone) not in "".join(p.read_text() for p in (clone / "results").rglob("*.yaml"))
+    assert manifests[0] == manifests[1]
+    assert manifests[0].count(".yaml\n") == len(MINI_TASKS)
+
+
+def test_moved_tasks_load_from_any_working_directory(tmp_path, monkeypatch):
+    """Data files are found next to the YAML, whatever the working directory."""
+    import shutil
+
+    from sinkprune.evaluate.run import resolve_tasks
+
+    build_tasks(tmp_path / "built", seed=0, n_items=5, tasks=["mini_piqa", "mini_mmlu"])
+    shutil.move(tmp_path / "built", tmp_path / "moved")
+    monkeypatch.chdir(tmp_path)
+    resolved = resolve_tasks(["mini_piqa", "mini_mmlu"], "moved", {})
+    assert [len(task.eval_docs) for task in resolved.objects] == [5, 5]
+    assert resolved.data_files["mini_mmlu"] == {"test": "mini_mmlu.jsonl", "train": "mini_mmlu.fewshot.jsonl"}
+    assert resolved.config_files == {"mini_piqa": "mini_piqa.yaml", "mini_mmlu": "mini_mmlu.yaml"}

@@ -1,9 +1,9 @@
 """Command line of the data stage (called by rules/data.smk; runnable by hand).
 
-    python -m sinkprune.data corpus --config C --train T --heldout H --provenance P
-    python -m sinkprune.data tokenizer --config C --train T --out DIR
-    python -m sinkprune.data streams --config C --tokenizer DIR --train T --out streams.pt
-    python -m sinkprune.data calibration --config C --tokenizer DIR --heldout H --out calib.pt
+    sinkprune data corpus --config C --train T --heldout H --provenance P
+    sinkprune data tokenizer --config C --train T --out DIR
+    sinkprune data streams --config C --tokenizer DIR --train T --out streams.pt
+    sinkprune data calibration --config C --tokenizer DIR --heldout H --out calib.pt
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _skill_examples(config: dict) -> list[Item]:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one data step."""
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.data", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("corpus", help="offline corpus from standard-library docstrings")

@@ -1,7 +1,7 @@
 """Deterministic synthetic "skills" a ~1M-parameter model learns in minutes of CPU training.
 
 Why: a tiny model trained a few minutes on natural text stays near unigram entropy, so tasks
-built on text alone sit at chance and pruning differences would be noise (scales.md). Each skill
+built on text alone sit at chance and pruning differences would be noise (docs/mini.md). Each skill
 is a tiny closed world whose rendered lines go into the training mix and whose items (with
 plausible distractors) become the mini evaluation tasks built by ``sinkprune.evaluate.tasks``.
 
@@ -144,8 +144,7 @@ def listed(rng: random.Random) -> Item:
     (``"keys b7 q2 , q"`` → ``2``) needs two composed steps, an induction head, and the mini
     models did not learn it in budget: trained on such lines alone, the mini llada model stayed
     at chance for 1400 steps and the AR model reached 38 % (chance 25 %) at step 600
-    (``bench/lookup_learning.py``; README, "Why the winogrande, race and hellaswag counterparts
-    changed").
+    (``bench/lookup_learning.py``; docs/mini.md, "Why every task rests on a one-step skill").
     """
     keys = rng.sample(KEYS, 7)
     shown, outside = keys[:4], keys[4:]

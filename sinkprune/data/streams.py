@@ -95,7 +95,7 @@ def sample_windows(stream: torch.Tensor, starts: torch.Tensor | None, count: int
 
 
 def with_bos(windows: torch.Tensor, bos_id: int) -> torch.Tensor:
-    """Prepend a BOS column: every sequence the models see starts with BOS (scales.md)."""
+    """Prepend a BOS column: every sequence the models see starts with BOS (docs/mini.md, Data)."""
     bos = torch.full((windows.shape[0], 1), bos_id, dtype=windows.dtype)
     return torch.cat([bos, windows], dim=1)
 

@@ -1,6 +1,6 @@
 """Byte-level BPE tokenizer with the special tokens masked-diffusion models need.
 
-BOS goes first in every sequence (it is what lets a first-token sink form, scales.md); MASK is
+BOS goes first in every sequence (it is what lets a first-token sink form, docs/mini.md); MASK is
 the diffusion mask; image tokens are the discrete codebook of the MMaDA stand-in.
 Digits are split one per token so arithmetic skills are learnable by tiny models.
 """

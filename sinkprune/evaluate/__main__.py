@@ -1,10 +1,10 @@
 """Command line of the evaluate stage (rules/eval.smk; runnable by hand).
 
-    python -m sinkprune.evaluate --model DIR --tasks-dir results/data/tasks \
+    sinkprune evaluate --model DIR --tasks-dir results/data/tasks \
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
-    python -m sinkprune.evaluate build-tasks --config C.yaml --out-dir results/data/tasks
-    python -m sinkprune.evaluate perplexity --config C.yaml --model DIR --out P.json [--text heldout.txt]
+    sinkprune evaluate build-tasks --config C.yaml --out-dir results/data/tasks
+    sinkprune evaluate perplexity --config C.yaml --model DIR --out P.json [--text heldout.txt]
         [--model DIR2 --out P2.json ...]   (the release's WikiText-2 perplexity; mini: held-out text)
 
 Config keys read: ``seed``, ``threads``, ``device``, ``dtype``, ``eval.tasks`` (default of
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     from sinkprune.config import load_config, set_threads
 
     if argv[:1] == ["build-tasks"]:
-        parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate build-tasks",
+        parser = argparse.ArgumentParser(prog="sinkprune evaluate build-tasks",
                                          description="write the offline mini tasks (YAML + JSONL + tasks.json)")
         parser.add_argument("--out-dir", required=True)
         parser.add_argument("--tasks", default=None, help="comma-separated; default: config eval.tasks")
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         _build_tasks(args, load_config(args.config))
         return
     if argv[:1] == ["perplexity"]:
-        parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate perplexity",
+        parser = argparse.ArgumentParser(prog="sinkprune evaluate perplexity",
                                          description="the release's WikiText-2 perplexity of each model")
         parser.add_argument("--model", required=True, action="append", help="checkpoint directory; repeatable")
         parser.add_argument("--out", required=True, action="append", help="JSON per --model")
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         except (KeyError, FileNotFoundError) as err:
             sys.exit(f"error: {err.args[0] if err.args else err}")
         return
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     # Repeatable (paired with --out): several models in one process share the ~5 s of imports.
     parser.add_argument("--model", required=True, action="append",

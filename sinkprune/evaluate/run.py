@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class ResolvedTasks:
     objects: list[Any]  # Task / Group per requested name
     chance: dict[str, float]
     data_files: dict[str, dict[str, str]]  # task → split → file name (for the record)
+    config_files: dict[str, str] = field(default_factory=dict)  # local task → its YAML's file name
     leaves: dict[str, list[str]] | None = None  # requested name → leaf task names (requests carry these)
 
     def per_leaf(self, by_task: dict[str, Any], key: str) -> dict[str, Any]:
@@ -43,11 +44,14 @@ class ResolvedTasks:
 
 
 @functools.lru_cache(maxsize=4)
-def task_manager(include_path: str | None, include_defaults: bool):
-    """lm-eval TaskManager, cached: indexing the built-in tasks takes ~10 s and never changes."""
+def task_manager(include_defaults: bool):
+    """lm-eval TaskManager, cached: indexing the built-in tasks takes ~10 s and never changes.
+
+    Local (mini) tasks are loaded from their parsed YAML, not through an include path.
+    """
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=include_path, include_defaults=include_defaults)
+    return TaskManager(include_defaults=include_defaults)
 
 
 def _local_yaml(tasks_dir: Path | None, name: str) -> Path | None:
@@ -70,28 +74,37 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
     builtin = [n for n, path in local.items() if path is None]
     if builtin:
         # Names not in tasks_dir must be lm-eval's own; checked against the cached built-in index.
-        known = set(task_manager(None, True).all_tasks)
+        known = set(task_manager(True).all_tasks)
         unknown = [n for n in builtin if n not in known]
         if unknown:
             where = f" (nor in {tasks_dir})" if tasks_dir else ""
             raise KeyError(f"unknown task(s) for lm-eval {_lm_eval_version()}{where}: {', '.join(unknown)}")
     # Indexing lm-eval's ~10k built-in task files takes seconds; skip it when all tasks are local.
-    manager = task_manager(str(tasks_dir.resolve()) if tasks_dir else None, bool(builtin))
+    manager = task_manager(bool(builtin))
     data_files: dict[str, dict[str, str]] = {}
+    specs: dict[str, str | dict] = {n: n for n in names}
     for name, path in local.items():
         if path is None:
             continue
         spec = yaml.safe_load(path.read_text()) or {}
         files = (spec.get("dataset_kwargs") or {}).get("data_files") or {}
-        missing = [f for f in files.values() if not Path(f).exists()]
+        # Data files are named relative to the YAML (tasks.py); lm-eval would resolve them
+        # against the working directory, so the task is loaded from its config with them made
+        # absolute here.
+        located = {split: path.parent / f for split, f in files.items()}
+        missing = [str(f) for f in located.values() if not f.exists()]
         if missing:
             raise FileNotFoundError(f"task {name}: dataset file(s) missing: {', '.join(missing)}")
-        data_files[name] = {split: Path(f).name for split, f in sorted(files.items())}
+        data_files[name] = {split: f.name for split, f in sorted(located.items())}
+        if files:
+            spec["dataset_kwargs"] = dict(spec["dataset_kwargs"],
+                                          data_files={k: str(f.resolve()) for k, f in located.items()})
+        specs[name] = spec
     unknown_overrides = sorted(set(num_fewshot) - set(names))
     if unknown_overrides:
         raise KeyError(f"eval.num_fewshot names task(s) not being evaluated: {', '.join(unknown_overrides)}")
     try:
-        loaded = manager.load(list(names))
+        loaded = manager.load([specs[n] for n in names])
     except Exception as err:  # datasets raises many types; the message must name the task
         raise FileNotFoundError(f"could not load task(s) {', '.join(names)} offline: {err}") from err
     objects = []
@@ -109,7 +122,8 @@ def resolve_tasks(names: list[str], tasks_dir: str | Path | None, num_fewshot: d
         for task in leaves:
             task.set_config(key="num_fewshot", value=int(shots))
     chance = {n: c for n, c in (chance_levels(tasks_dir) if tasks_dir else {}).items() if n in names}
-    return ResolvedTasks(list(names), manager, objects, chance, data_files, leaf_names)
+    config_files = {n: path.name for n, path in local.items() if path is not None}
+    return ResolvedTasks(list(names), manager, objects, chance, data_files, config_files, leaf_names)
 
 
 def _lm_eval_version() -> str:
@@ -174,7 +188,9 @@ def stable_results(results: dict, model_info: dict, tasks: ResolvedTasks, settin
         if name in tasks.data_files:  # absolute paths differ between checkouts; keep file names
             cfg["dataset_kwargs"] = {"data_files": tasks.data_files[name]}
         if isinstance(cfg.get("metadata"), dict) and "config_source" in cfg["metadata"]:
-            cfg["metadata"] = dict(cfg["metadata"], config_source=Path(str(cfg["metadata"]["config_source"])).name)
+            # Local tasks are loaded from their parsed YAML (lm-eval records "inline"): name the file.
+            source = tasks.config_files.get(name, Path(str(cfg["metadata"]["config_source"])).name)
+            cfg["metadata"] = dict(cfg["metadata"], config_source=source)
         configs[name] = {k: cfg.get(k) for k in ("task", "dataset_path", "dataset_name", "dataset_kwargs",
                                                   "output_type", "num_fewshot", "metric_list", "metadata",
                                                   "generation_kwargs", "filter_list", "target_delimiter",

@@ -7,9 +7,11 @@ not MMLU knowledge; every table must say so.
 
 Files written per task into ``out_dir``:
 ``{task}.jsonl`` (test split), ``{task}.fewshot.jsonl`` (few-shot pool, tasks with shots only),
-``{task}.yaml`` (lm-eval config; data_files are absolute paths, as lm-eval resolves them against
-the working directory), and one ``tasks.json`` sidecar with chance level, counterpart and sha256
-of every task. Few-shot examples come from a different seed than test items.
+``{task}.yaml`` (lm-eval config), and one ``tasks.json`` sidecar with chance level, counterpart
+and sha256 of every task. Few-shot examples come from a different seed than test items.
+The YAML's data_files are file names relative to its own directory, so the files are the same
+bytes wherever the clone lives; lm-eval would resolve them against the working directory, so
+:func:`sinkprune.evaluate.run.resolve_tasks` makes them absolute when it loads the task.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def skill_docs(task: MiniTask, n: int, seed: str) -> list[dict]:
 # ----- lm-eval YAML ---------------------------------------------------------------------------
 def task_yaml(name: str, task: MiniTask, test_file: Path, fewshot_file: Path | None) -> dict:
     """lm-eval task config of a mini task (plain YAML: no ``!function``, so it loads anywhere)."""
-    data_files = {"test": str(test_file.resolve())}
+    data_files = {"test": test_file.name}  # relative to the YAML's directory (module docstring)
     config: dict = {
         "task": name,
         "dataset_path": "json",
@@ -108,7 +110,7 @@ def task_yaml(name: str, task: MiniTask, test_file: Path, fewshot_file: Path | N
                                                           f"{task.description}"},
     }
     if fewshot_file is not None:
-        data_files["train"] = str(fewshot_file.resolve())
+        data_files["train"] = fewshot_file.name
         config["fewshot_split"] = "train"
     # Both accuracies on every multiple-choice task (acc_norm divides by the choice's length in
     # characters); the table states which one it reports per task (sinkprune/tables.py). Not on

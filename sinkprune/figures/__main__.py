@@ -1,4 +1,4 @@
-"""``python -m sinkprune.figures <figure> ...``: dispatch to one figure's command line.
+"""``sinkprune figures <figure> ...``: dispatch to one figure's command line.
 
 Figures: accuracy (accuracy_vs_sparsity), sink_variance, sink_heatmap, sink_layers.
 """
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
 
         run([name] + rest)
     else:
-        raise SystemExit(f"unknown figure {name!r}; see python -m sinkprune.figures --help")
+        raise SystemExit(f"unknown figure {name!r}; see sinkprune figures --help")
 
 
 if __name__ == "__main__":

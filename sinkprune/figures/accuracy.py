@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
     """``accuracy --table results/tables/main.csv --out figures/accuracy_vs_sparsity.pdf``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.figures accuracy")
+    parser = argparse.ArgumentParser(prog="sinkprune figures accuracy")
     parser.add_argument("--table", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@
   the random-position control, 95 % bootstrap CIs (from results/tables/sinks.csv).
 - ``sink_heatmap``: received mass over timestep × position for one model, trained and untrained.
 - ``sink_layers``: the same variances per layer.
-CLI: ``python -m sinkprune.figures.sinks {sink_variance,sink_heatmap,sink_layers} ... --out F.pdf``
+CLI: ``sinkprune figures {sink_variance,sink_heatmap,sink_layers} ... --out F.pdf``
 (PNG, and for the heatmap GIF, are written beside the PDF).
 """
 
@@ -205,7 +205,7 @@ def write_heatmap_gif(rel: list[np.ndarray], names: list[str], trajs: list, mode
 
 def main(argv: list[str] | None = None) -> None:
     """``{sink_variance,sink_layers} --table CSV --out PDF`` or ``sink_heatmap --trained NPZ --untrained NPZ --out PDF``."""
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.figures.sinks")
+    parser = argparse.ArgumentParser(prog="sinkprune figures")
     sub = parser.add_subparsers(dest="figure", required=True)
     for name in ("sink_variance", "sink_layers"):
         p = sub.add_parser(name)

@@ -1,6 +1,6 @@
 """Command line of the models stage (rules/models.smk).
 
-    python -m sinkprune.models train --config C --model tiny-llada --tokenizer DIR \
+    sinkprune models train --config C --model tiny-llada --tokenizer DIR \
         --streams streams.pt --trained DIR --untrained DIR --log train.json
 
 Builds the named mini model in its family's on-disk format, saves the untrained initialisation
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     from sinkprune.hub import use_offline_cache
 
     use_offline_cache()  # compute jobs read the cache `snakemake download` filled
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.models", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("train", help="train one mini model")

@@ -4,7 +4,7 @@ Registered in transformers' attention interface as ``sinkprune_observed``; ``Sin
 switches to it only inside ``observe_attention()``. It computes what transformers' eager
 attention computes (scores in the model dtype, softmax in fp32, output from the probabilities
 cast back to the model dtype) and, before discarding the probabilities, records
-``mass[b, h, k] = Σ_q A[b, h, q, k]`` in fp32 (method.md §1). Queries are processed in chunks so
+``mass[b, h, k] = Σ_q A[b, h, q, k]`` in fp32 (docs/method.md §1). Queries are processed in chunks so
 a layer never holds its full S×S matrix either.
 """
 

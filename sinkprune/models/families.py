@@ -86,10 +86,6 @@ class Family:
         """Backbone (HF) parameter name → on-disk parameter name."""
         return name
 
-    def tied_head_name(self) -> str:
-        """On-disk name of the output head, absent from the file when embeddings are tied."""
-        return "lm_head.weight"
-
     def ties_embeddings(self, raw: dict[str, Any]) -> bool:
         """Whether the output head shares the input embedding matrix."""
         return bool(raw.get("tie_word_embeddings", False))
@@ -290,9 +286,6 @@ class LLaDAFamily(Family):
         if match and match.group(2) in inverse:
             return f"model.transformer.blocks.{match.group(1)}.{inverse[match.group(2)]}.{match.group(3)}"
         raise KeyError(f"llada: backbone parameter {name!r} has no LLaDA name")
-
-    def tied_head_name(self):
-        return "model.transformer.ff_out.weight"
 
     def ties_embeddings(self, raw):
         return bool(raw.get("weight_tying", False))

@@ -1,6 +1,6 @@
 """Forward (noising) process of masked diffusion LMs and the timesteps the method samples.
 
-Facts from method.md §2: LLaDA masks each token independently with p = (1 − eps)·t + eps;
+Facts from docs/method.md §2: LLaDA masks each token independently with p = (1 − eps)·t + eps;
 the released code uses 50 diffusion steps and samples every 5th (t ∈ {0.1, …, 1.0});
 Dream never masks the first and last positions. (Dream's released pruning code draws
 t = (u0 + i/B) mod 1; ``protocol: corrected`` uses the LLaDA grid for both families and

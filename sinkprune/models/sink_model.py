@@ -23,8 +23,6 @@ from transformers import PreTrainedModel
 from sinkprune.models.attention import OBSERVED_ATTENTION, AttentionRecorder
 from sinkprune.models.families import PER_LAYER_INTERMEDIATE_KEY, Family
 
-CANONICAL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
 
 @dataclass
 class LayerContext:

@@ -1,6 +1,6 @@
 """Train the mini zoo inside the DAG: autoregressive or masked-diffusion objective.
 
-Objectives (scales.md, method.md §2):
+Objectives (docs/method.md §2; the mini settings and why: docs/mini.md):
 - ``ar``: next-token cross-entropy (causal families).
 - ``mdm``: LLaDA's masked-diffusion loss. t ~ U(0, 1), each token (BOS excepted) masked with
   p = (1 − eps)·t + eps, cross-entropy on masked tokens divided by p, averaged over all tokens.
@@ -13,8 +13,8 @@ Objectives (scales.md, method.md §2):
 - SFT-style rows (``sft_fraction``, ``mdm`` only): that share of each batch's skill rows is
   noised as LLaDA's SFT noises a response: prompts stay visible, only each answer and its line
   end may be masked (same t, p and 1/p weight). The mini tasks score an answer given its whole
-  prompt; from-scratch stand-ins learn that conditional far sooner this way (README, "How the
-  LLaDA-lineage stand-ins learn the relational skills").
+  prompt; from-scratch stand-ins learn that conditional far sooner this way (docs/mini.md,
+  "The zoo").
 Deterministic: one seeded generator drives init, data and masking; torch threads are fixed.
 """
 
@@ -148,7 +148,7 @@ def train(model, streams: dict[str, torch.Tensor], settings: TrainSettings, log_
           on_log: Callable[[dict], None] | None = None) -> list[dict]:
     """Train ``model`` in place; returns the loss log (deterministic values only, no times).
 
-    ``on_log`` is called with each log entry as it is written (dev measurements probe the
+    ``on_log`` is called with each log entry as it is written (bench scripts probe the
     model there; it must leave the model in train mode and draw on no RNG the run uses).
     """
     generator = torch.Generator().manual_seed(settings.seed)

@@ -1,4 +1,4 @@
-"""Pruning methods of the paper (method.md §4–6): magnitude, Wanda, SparseGPT, their sink-aware
+"""Pruning methods of the paper (docs/method.md §4–6): magnitude, Wanda, SparseGPT, their sink-aware
 variants and structured MLP-channel pruning.
 
 Core math is in pure tensor functions (``sparsity``, ``importance``, ``sparsegpt``); ``stats``

@@ -1,4 +1,4 @@
-"""``python -m sinkprune.prune {stats,run}``: thin command line over :mod:`sinkprune.prune.api`.
+"""``sinkprune prune {stats,run}``: thin command line over :mod:`sinkprune.prune.api`.
 
 stats: ``--model DIR --calib calibration.pt --config CONFIG.yaml --out shared.pt``
 run:   ``--model DIR --calib FILE [--shared FILE] --method M --sparsity S [S ...] --config CONFIG.yaml
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     from sinkprune.hub import use_offline_cache
 
     use_offline_cache()  # compute jobs read the cache `snakemake download` filled
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.prune", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune prune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     stats = sub.add_parser("stats", help="shared sink statistics and accumulators (once per model)")

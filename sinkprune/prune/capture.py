@@ -17,8 +17,6 @@ from torch import nn
 
 from sinkprune.prune.settings import BATCH_SIZE
 
-LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
 # (hidden [B, S, D], layer context from embed(), row slice of the calibration batch)
 Chunk = tuple[torch.Tensor, Any, slice]
 

@@ -1,4 +1,4 @@
-"""Importance scores of weights and MLP channels (pure tensor functions; method.md §4–6).
+"""Importance scores of weights and MLP channels (pure tensor functions; docs/method.md §4–6).
 
 All activations ``x`` are ``[B, S, D_in]`` inputs of one linear layer; ``omega`` is the per-token
 weight ω = 1 − s ``[B, S]`` (None means ω ≡ 1). Scores are fp32; the lowest are pruned.

@@ -1,4 +1,4 @@
-"""One flat function per pruning method (method.md §4–6); each prunes a ``SinkModel`` in place.
+"""One flat function per pruning method (docs/method.md §4–6); each prunes a ``SinkModel`` in place.
 
 Layer-sequential methods (wanda, sparsegpt, sink_sparsegpt) propagate the clean calibration batch
 block by block: statistics of block i's seven linear inputs are gathered on the unpruned block,

@@ -18,7 +18,7 @@ BATCH_SIZE = 8
 
 @dataclass(frozen=True)
 class SinkSettings:
-    """``sinks.*`` keys used by pruning (method.md §1–2, §4)."""
+    """``sinks.*`` keys used by pruning (docs/method.md §1–2, §4)."""
 
     rule: str = "soft"
     alpha: float = 5.0
@@ -64,7 +64,7 @@ class PruneSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "PruneSettings":
-        """Build from a config dict (already schema-validated); absent keys take method.md defaults."""
+        """Build from a config dict (already schema-validated); absent keys take docs/method.md defaults."""
         sinks = config.get("sinks", {}) or {}
         prune = config.get("prune", {}) or {}
         sink_fields = SinkSettings.__dataclass_fields__

@@ -1,6 +1,6 @@
 """Per-model statistics shared by every pruning method and sparsity (computed once; shared.pt).
 
-For each calibration sequence and each sampled timestep t (method.md §2, §4):
+For each calibration sequence and each sampled timestep t (docs/method.md §1–2, §4):
 1. forward-noise the sequence (LLaDA: every position may be masked; Dream: never the first and
    last; a model without a mask token — causal reference — sees its clean input),
 2. a forward pass under ``observe_attention`` gives the received mass m_t → sink score s_t,

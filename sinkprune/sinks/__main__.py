@@ -1,8 +1,8 @@
 """Command line of the sinks stage (rules/sinks.smk).
 
-    python -m sinkprune.sinks trajectory --model DIR --calib results/data/calibration.pt \
+    sinkprune sinks trajectory --model DIR --calib results/data/calibration.pt \
         --config C.yaml --kind noised|generate|ar_prefix --out results/sinks/{model}/{state}/{kind}.npz
-    python -m sinkprune.sinks summarize --config C.yaml --inputs results/sinks/*/*/*.npz \
+    sinkprune sinks summarize --config C.yaml --inputs results/sinks/*/*/*.npz \
         --table results/tables/sinks.csv --tex paper/tables/sinks.tex --claim results/claims/sink_variance.json
 """
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     from sinkprune.hub import use_offline_cache
 
     use_offline_cache()  # compute jobs read the cache `snakemake download` filled
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.sinks", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune sinks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("trajectory", help="received mass along one trajectory of one model")

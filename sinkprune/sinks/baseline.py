@@ -1,4 +1,4 @@
-"""The random-position control of every sink statistic (scales.md: controls are mandatory).
+"""The random-position control of every sink statistic (docs/method.md §3, Controls).
 
 What "random" means, statistic by statistic (the same definitions in the table legend):
 - ``dominant_var``, ``centroid_var``, ``spatial_var``: the model's own mass vector at every

@@ -1,8 +1,8 @@
 """The AR-vs-DLM sink claim, tested against the untrained control (results/claims/sink_variance.json).
 
-Claim (method.md §3): DLM sinks move over the denoising trajectory far more than AR sinks do
-(temporal variance DLM ≫ AR), and AR attention is spatially more concentrated. scales.md warns
-that an *untrained* DLM already shows far more positional variance than an untrained AR model
+Claim (docs/method.md §3): DLM sinks move over the denoising trajectory far more than AR sinks do
+(temporal variance DLM ≫ AR), and AR attention is spatially more concentrated. An *untrained*
+DLM already shows far more positional variance than an untrained AR model
 (causal attention summed over queries always favours position 0), so the test is a
 difference-in-differences: the claim holds for a DLM model when
 

@@ -1,4 +1,4 @@
-"""Token kinds of sink positions: BOS, MASK, punctuation, other (method.md §3)."""
+"""Token kinds of sink positions: BOS, MASK, punctuation, other (docs/method.md §3)."""
 
 from __future__ import annotations
 

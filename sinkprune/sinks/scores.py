@@ -1,6 +1,6 @@
 """Attention mass received per key position and the sink scores derived from it.
 
-Formulas from method.md §1 (released code of VILA-Lab/Sink-Aware-Pruning and the paper's figure).
+Formulas from docs/method.md §1 (released code of VILA-Lab/Sink-Aware-Pruning and the paper's figure).
 Pure tensor functions: no model, no I/O.
 """
 

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """``seed`` and ``sinks.*`` keys the sink analysis reads (defaults: method.md, released code).
+    """``seed`` and ``sinks.*`` keys the sink analysis reads (defaults: docs/method.md, released code).
 
     ``top_k``: positions counted by the top-k mass share; ``analysis_seq_len``: optional cap on
     the sequence length analysed (paper scale: a 4096-token Dream window × 28 layers × 28 heads

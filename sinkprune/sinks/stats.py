@@ -1,4 +1,4 @@
-"""Per-sequence sink statistics over a trajectory (method.md §3). Pure numpy, no model.
+"""Per-sequence sink statistics over a trajectory (docs/method.md §3). Pure numpy, no model.
 
 Notation: ``M[t, n, i]`` is the received mass of sequence n at timestep t, summed over heads and
 either over all layers (scope ``all``, the released code's m_t) or within one layer (scope

@@ -2,7 +2,7 @@
 
 Arrays (T timesteps, N sequences, L layers, H heads, S = longest sequence of the trajectory):
 - ``mass`` float32 ``[T, N, L, H, S]``: Σ over queries of the softmax attention, per layer and
-  head (method.md §1); positions ``i >= lengths[t]`` (AR prefixes shorter than S) hold 0.
+  head (docs/method.md §1); positions ``i >= lengths[t]`` (AR prefixes shorter than S) hold 0.
 - ``ids`` int32 ``[T, N, S]``: the tokens the model saw at that timestep (noised / partly
   generated / prefix), −1 beyond ``lengths[t]``.
 - ``kinds`` int8 ``[T, N, S]``: token kind per position (``kinds.KIND_NAMES``), −1 beyond.
@@ -47,10 +47,6 @@ class Trajectory:
     @property
     def num_timesteps(self) -> int:
         return int(self.mass.shape[0])
-
-    @property
-    def num_sequences(self) -> int:
-        return int(self.mass.shape[1])
 
     @property
     def seq_len(self) -> int:

@@ -1,4 +1,4 @@
-"""Received-mass trajectories of one model (method.md §2): noised, generate, ar_prefix.
+"""Received-mass trajectories of one model (docs/method.md §2): noised, generate, ar_prefix.
 
 Each timestep costs exactly one forward pass run under ``model.observe_attention()``, whose
 eager attention reduces each layer's softmax matrix to received mass ``[B, H, S]`` before the
