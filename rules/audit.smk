@@ -3,12 +3,6 @@
 
 
 
-def protocol_diff_files(wildcards):
-    """results/prune/{model}/protocol_diff.csv of every pruned model, once a rule of the DAG writes them."""
-    writes = any(str(o).endswith("protocol_diff.csv") for r in workflow.rules for o in r.output)
-    return [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED] if writes else []
-
-
 rule audit:
     input:
         # Beside the Snakefile, so the DAG also runs in another working directory (-d).
@@ -20,7 +14,6 @@ rule audit:
         md="results/audit.md",
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),
     params:
-        py=PY,
         code=source_hash("sinkprune.audit"),
         config=CONFIGFILE,
         # The audit reads only the `audit:` and `scale` keys; rerun when they change.
@@ -33,6 +26,6 @@ rule audit:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.audit --published {input.published} --main {input.main} --claims results/claims "
+        "sinkprune audit --published {input.published} --main {input.main} --claims results/claims "
         "--config {params.config} --protocol-diff {input.protocol_diff} --out {output.md} --html {output.html} "
         "> {log} 2>&1"

@@ -13,7 +13,6 @@ rule manifest:
     output:
         "results/manifest.sha256",
     params:
-        py=PY,
         code=CHECKSUMS_CODE,
     resources:
         **resources_for("checksums"),
@@ -23,7 +22,7 @@ rule manifest:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.checksums manifest --root results --out {output} > {log} 2>&1"
+        "sinkprune checksums manifest --root results --out {output} > {log} 2>&1"
 
 
 rule verify:
@@ -34,7 +33,6 @@ rule verify:
     vacuously.  A rule without outputs runs every time it is asked for.
     """
     params:
-        py=PY,
         code=CHECKSUMS_CODE,
     resources:
         **resources_for("checksums"),
@@ -44,7 +42,7 @@ rule verify:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.checksums verify --manifest results/manifest.sha256 2>&1 | tee {log}"
+        "sinkprune checksums verify --manifest results/manifest.sha256 2>&1 | tee {log}"
 
 
 # Read once at DAG build: as params they make the rule rerun exactly when the commit, the package
@@ -61,7 +59,6 @@ rule provenance:
     output:
         "results/provenance.json",
     params:
-        py=PY,
         code=source_hash("sinkprune.provenance"),
         repo=lambda w: PROVENANCE_REPO,
         git=json.dumps(_git_state(PROVENANCE_REPO), sort_keys=True),
@@ -74,4 +71,4 @@ rule provenance:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.provenance --config {input} --repo {params.repo} --out {output} > {log} 2>&1"
+        "sinkprune provenance --config {input} --repo {params.repo} --out {output} > {log} 2>&1"

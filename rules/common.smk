@@ -22,7 +22,11 @@ CONFIGFILE = os.path.realpath(workflow.configfiles[0])
 # Rules run the interpreter that runs Snakemake (the project's venv), unless Snakemake itself
 # deploys the conda environment of each rule (--sdm conda), where `python` is that env's.
 _CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.deployment_method)
-PY = "python -m" if _CONDA else f"{sys.executable} -m"
+# Every rule calls the one command line, `sinkprune <stage> ...`, as a user would. The console
+# script of the interpreter running Snakemake (the project's venv) comes first on PATH, so an
+# inactive venv works; with --sdm conda each rule's environment provides its own.
+if not _CONDA:
+    shell.prefix(f'PATH="{os.path.dirname(sys.executable)}:$PATH"; ')
 
 MODELS = list(config["models"])
 TRAINED = [m for m in MODELS if "train" in config["models"][m]]
@@ -120,6 +124,11 @@ def perplexity_files():
     return dense + [f"results/eval/{m}/{meth}/{s}/perplexity.json" for m, meth, s in pruned_runs()]
 
 
+def protocol_diff_files(wildcards=None):
+    """results/prune/{model}/protocol_diff.csv of every pruned model (rule protocol_diff)."""
+    return [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED]
+
+
 def prune_reports():
     return [f"results/prune/{m}/{meth}/{s}/report.json" for m, meth, s in pruned_runs()]
 
@@ -147,7 +156,7 @@ def final_targets():
         "results/provenance.json",
         "results/audit.md",
         "results/audit.html",
-    ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS] + [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED] + perplexity_files()
+    ] + [f"figures/sink_heatmap/{m}.pdf" for m in MODELS] + protocol_diff_files() + perplexity_files()
 
 
 def manifest_inputs():

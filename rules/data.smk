@@ -7,7 +7,6 @@ rule corpus:
         heldout="results/data/corpus_heldout.txt",
         provenance="results/data/corpus.json",
     params:
-        py=PY,
         code=source_hash("sinkprune.data.corpus", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         cfg=cfg("data"),
@@ -18,7 +17,7 @@ rule corpus:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.data corpus --config {params.config} --train {output.train} "
+        "sinkprune data corpus --config {params.config} --train {output.train} "
         "--heldout {output.heldout} --provenance {output.provenance} > {log} 2>&1"
 
 
@@ -28,7 +27,6 @@ rule tokenizer:
     output:
         directory("results/data/tokenizer"),
     params:
-        py=PY,
         code=source_hash("sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
         cfg=cfg("seed", "data"),
@@ -39,7 +37,7 @@ rule tokenizer:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.data tokenizer --config {params.config} --train {input.train} --out {output} > {log} 2>&1"
+        "sinkprune data tokenizer --config {params.config} --train {input.train} --out {output} > {log} 2>&1"
 
 
 rule streams:
@@ -49,7 +47,6 @@ rule streams:
     output:
         "results/data/streams.pt",
     params:
-        py=PY,
         code=source_hash(
             "sinkprune.data.streams",
             "sinkprune.data.skills",
@@ -65,7 +62,7 @@ rule streams:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.data streams --config {params.config} --tokenizer {input.tokenizer} "
+        "sinkprune data streams --config {params.config} --tokenizer {input.tokenizer} "
         "--train {input.train} --out {output} > {log} 2>&1"
 
 
@@ -77,7 +74,6 @@ rule calibration:
     output:
         "results/data/calibration/{model}.pt",
     params:
-        py=PY,
         code=source_hash(
             "sinkprune.data.streams",
             "sinkprune.data.tokenizer",
@@ -94,7 +90,7 @@ rule calibration:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.data calibration --config {params.config} --tokenizer {params.tokenizer} "
+        "sinkprune data calibration --config {params.config} --tokenizer {params.tokenizer} "
         "{params.heldout} --out {output} > {log} 2>&1"
 
 
@@ -102,7 +98,6 @@ rule tasks:
     output:
         directory("results/data/tasks"),
     params:
-        py=PY,
         code=source_hash("sinkprune.evaluate.tasks", entry="sinkprune.evaluate.__main__"),
         config=CONFIGFILE,
         cfg=cfg("seed", "data", "eval"),
@@ -113,4 +108,4 @@ rule tasks:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.evaluate build-tasks --config {params.config} --out-dir {output} > {log} 2>&1"
+        "sinkprune evaluate build-tasks --config {params.config} --out-dir {output} > {log} 2>&1"

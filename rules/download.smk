@@ -5,7 +5,6 @@
 
 rule download:
     params:
-        py=PY,
         config=CONFIGFILE,
     log:
         "logs/download.log",
@@ -13,4 +12,4 @@ rule download:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.download --config {params.config} 2>&1 | tee {log}"
+        "sinkprune download --config {params.config} 2>&1 | tee {log}"

@@ -22,7 +22,6 @@ if EVAL_SPLIT == "grouped":
         output:
             "results/eval/{model}/dense/0.00.json",
         params:
-            py=PY,
             code=EVAL_CODE,
             config=CONFIGFILE,
             models=lambda w: f"--model {model_dir(w.model)}",
@@ -40,7 +39,7 @@ if EVAL_SPLIT == "grouped":
         conda:
             "../environment.yml"
         shell:
-            "{params.py} sinkprune.evaluate --config {params.config} {params.models} {params.tasks_dir} "
+            "sinkprune evaluate --config {params.config} {params.models} {params.tasks_dir} "
             "--tasks {params.tasks} {params.outs} > {log} 2>&1"
 
     # One job per model × method evaluates every sparsity of that method: at mini scale imports and
@@ -52,7 +51,6 @@ if EVAL_SPLIT == "grouped":
         output:
             [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"]["sparsities"]],
         params:
-            py=PY,
             code=EVAL_CODE,
             config=CONFIGFILE,
             models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
@@ -80,7 +78,6 @@ if EVAL_SPLIT == "grouped":
         output:
             "results/eval/{model}/dense/0.00/perplexity.json",
         params:
-            py=PY,
             code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
             config=CONFIGFILE,
             models=lambda w: f"--model {model_dir(w.model)}",
@@ -97,7 +94,7 @@ if EVAL_SPLIT == "grouped":
         conda:
             "../environment.yml"
         shell:
-            "{params.py} sinkprune.evaluate perplexity --config {params.config} {params.models} {params.text} "
+            "sinkprune evaluate perplexity --config {params.config} {params.models} {params.text} "
             "{params.outs} > {log} 2>&1"
 
 
@@ -108,7 +105,6 @@ if EVAL_SPLIT == "grouped":
         output:
             [f"results/eval/{{model}}/{{method}}/{s}/perplexity.json" for s in config["prune"]["sparsities"]],
         params:
-            py=PY,
             code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
             config=CONFIGFILE,
             models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
@@ -141,7 +137,6 @@ else:
         output:
             "results/eval_tasks/{model}/{method}/{sparsity}/{task}.json",
         params:
-            py=PY,
             code=EVAL_CODE,
             config=CONFIGFILE,
             model=eval_model_arg,
@@ -161,7 +156,7 @@ else:
         conda:
             "../environment.yml"
         shell:
-            "{params.py} sinkprune.evaluate --config {params.config} --model {params.model} {params.tasks_dir} "
+            "sinkprune evaluate --config {params.config} --model {params.model} {params.tasks_dir} "
             "--tasks {wildcards.task} --out {output} > {log} 2>&1"
 
     rule merge_eval:
@@ -170,7 +165,6 @@ else:
         output:
             "results/eval/{model}/{method}/{sparsity}.json",
         params:
-            py=PY,
             code=source_hash("sinkprune.evaluate.merge"),
         wildcard_constraints:
             method="|".join(["dense", *sorted(METHODS)]),
@@ -183,7 +177,7 @@ else:
         conda:
             "../environment.yml"
         shell:
-            "{params.py} sinkprune.evaluate.merge {input} --out {output} > {log} 2>&1"
+            "sinkprune evaluate merge {input} --out {output} > {log} 2>&1"
 
     # One perplexity job per evaluated model (dense or one pruned sparsity), as evaluate_task.
     rule perplexity:
@@ -193,7 +187,6 @@ else:
         output:
             "results/eval/{model}/{method}/{sparsity}/perplexity.json",
         params:
-            py=PY,
             code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
             config=CONFIGFILE,
             model=eval_model_arg,
@@ -212,5 +205,5 @@ else:
         conda:
             "../environment.yml"
         shell:
-            "{params.py} sinkprune.evaluate perplexity --config {params.config} --model {params.model} {params.text} "
+            "sinkprune evaluate perplexity --config {params.config} --model {params.model} {params.text} "
             "--out {output} > {log} 2>&1"

@@ -11,7 +11,6 @@ rule fig_sink_variance:
         pdf=report("figures/sink_variance.pdf", caption="../workflow/report/sink_variance.rst", category="Sinks"),
         png="figures/sink_variance.png",
     params:
-        py=PY,
         code=SINK_FIGURES_CODE,
     resources:
         **resources_for("figures"),
@@ -20,7 +19,7 @@ rule fig_sink_variance:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.figures sink_variance --table {input} --out {output.pdf} > {log} 2>&1"
+        "sinkprune figures sink_variance --table {input} --out {output.pdf} > {log} 2>&1"
 
 
 rule fig_sink_layers:
@@ -30,7 +29,6 @@ rule fig_sink_layers:
         pdf=report("figures/sink_layers.pdf", caption="../workflow/report/sink_variance.rst", category="Sinks"),
         png="figures/sink_layers.png",
     params:
-        py=PY,
         code=SINK_FIGURES_CODE,
     resources:
         **resources_for("figures"),
@@ -39,7 +37,7 @@ rule fig_sink_layers:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.figures sink_layers --table {input} --out {output.pdf} > {log} 2>&1"
+        "sinkprune figures sink_layers --table {input} --out {output.pdf} > {log} 2>&1"
 
 
 rule fig_sink_heatmap:
@@ -51,7 +49,6 @@ rule fig_sink_heatmap:
         png="figures/sink_heatmap/{model}.png",
         gif="figures/sink_heatmap/{model}.gif",
     params:
-        py=PY,
         code=SINK_FIGURES_CODE,
     resources:
         **resources_for("figures"),
@@ -60,7 +57,7 @@ rule fig_sink_heatmap:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.figures sink_heatmap --trained {input.trained} --untrained {input.untrained} "
+        "sinkprune figures sink_heatmap --trained {input.trained} --untrained {input.untrained} "
         "--out {output.pdf} > {log} 2>&1"
 
 
@@ -71,7 +68,6 @@ rule fig_accuracy:
         pdf=report("figures/accuracy_vs_sparsity.pdf", caption="../workflow/report/accuracy.rst", category="Pruning"),
         png="figures/accuracy_vs_sparsity.png",
     params:
-        py=PY,
         code=source_hash("sinkprune.figures.accuracy", entry="sinkprune.figures.__main__"),
     resources:
         **resources_for("figures"),
@@ -80,4 +76,4 @@ rule fig_accuracy:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.figures accuracy --table {input} --out {output.pdf} > {log} 2>&1"
+        "sinkprune figures accuracy --table {input} --out {output.pdf} > {log} 2>&1"

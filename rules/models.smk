@@ -13,7 +13,6 @@ rule train_model:
         untrained=directory("results/models/{model}/untrained"),
         log="results/models/{model}/train_log.json",
     params:
-        py=PY,
         code=source_hash(
             "sinkprune.models",
             "sinkprune.models.train",
@@ -35,7 +34,7 @@ rule train_model:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.models train --config {params.config} --model {wildcards.model} "
+        "sinkprune models train --config {params.config} --model {wildcards.model} "
         "--tokenizer {input.tokenizer} --streams {input.streams} {params.init} "
         "--trained {output.trained} --untrained {output.untrained} --log {output.log} > {log} 2>&1"
 
@@ -46,7 +45,6 @@ rule init_untrained:
     output:
         temp(directory("results/models/{model}/untrained")),
     params:
-        py=PY,
         code=source_hash(
             "sinkprune.models",
             "sinkprune.models.checkpoint",
@@ -65,4 +63,4 @@ rule init_untrained:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.models init --config {params.config} --model {wildcards.model} --out {output} > {log} 2>&1"
+        "sinkprune models init --config {params.config} --model {wildcards.model} --out {output} > {log} 2>&1"

@@ -11,7 +11,6 @@ rule plan:
     time it is asked for, and a plan that flags a job must not leave a stale file behind.
     """
     params:
-        py=PY,
         code=source_hash("sinkprune.plan"),
         config=CONFIGFILE,
     resources:
@@ -22,4 +21,4 @@ rule plan:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.plan --config {params.config} --out benchmarks/plan.tsv 2>&1 | tee {log}"
+        "sinkprune plan --config {params.config} --out benchmarks/plan.tsv 2>&1 | tee {log}"

@@ -5,7 +5,6 @@
 
 rule preflight:
     params:
-        py=PY,
         config=CONFIGFILE,
     log:
         "logs/preflight.log",
@@ -13,4 +12,4 @@ rule preflight:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.preflight --config {params.config} 2>&1 | tee {log}"
+        "sinkprune preflight --config {params.config} 2>&1 | tee {log}"

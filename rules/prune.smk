@@ -11,7 +11,6 @@ rule prune_stats:
     output:
         "results/prune/{model}/shared.pt",
     params:
-        py=PY,
         code=PRUNE_CODE,
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
@@ -26,7 +25,7 @@ rule prune_stats:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.prune stats --config {params.config} --model {params.model} "
+        "sinkprune prune stats --config {params.config} --model {params.model} "
         "--calib {input.calib} --out {output} > {log} 2>&1"
 
 
@@ -44,7 +43,6 @@ if GROUP_SPARSITIES:
             models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"]["sparsities"]],
             reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
         params:
-            py=PY,
             code=PRUNE_CODE,
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
@@ -64,7 +62,7 @@ if GROUP_SPARSITIES:
         conda:
             "../environment.yml"
         shell:
-            "{params.py} sinkprune.prune run --config {params.config} --model {params.model} --calib {input.calib} "
+            "sinkprune prune run --config {params.config} --model {params.model} --calib {input.calib} "
             "{params.shared} --method {wildcards.method} --sparsity {params.sparsities} "
             "--out {output.models} --report {output.reports} --timing {params.timings} > {log} 2>&1"
 
@@ -73,7 +71,6 @@ if GROUP_SPARSITIES:
             models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"].get("structured_ratios", [])],
             reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
         params:
-            py=PY,
             code=PRUNE_CODE,
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
@@ -98,7 +95,6 @@ else:
             model=temp(directory("results/prune/{model}/{method}/{sparsity}/model")),
             report="results/prune/{model}/{method}/{sparsity}/report.json",
         params:
-            py=PY,
             code=PRUNE_CODE,
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
@@ -117,7 +113,7 @@ else:
         conda:
             "../environment.yml"
         shell:
-            "{params.py} sinkprune.prune run --config {params.config} --model {params.model} --calib {input.calib} "
+            "sinkprune prune run --config {params.config} --model {params.model} --calib {input.calib} "
             "{params.shared} --method {wildcards.method} --sparsity {wildcards.sparsity} "
             "--out {output.model} --report {output.report} --timing {params.timing} > {log} 2>&1"
 
@@ -131,7 +127,6 @@ rule protocol_diff:
     output:
         "results/prune/{model}/protocol_diff.csv",
     params:
-        py=PY,
         code=source_hash("sinkprune.prune.protocol_diff", entry="sinkprune.prune.__main__"),
         config=CONFIGFILE,
         model=lambda w: model_dir(w.model),
@@ -146,5 +141,5 @@ rule protocol_diff:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.prune diff --config {params.config} --model {params.model} --name {wildcards.model} "
+        "sinkprune prune diff --config {params.config} --model {params.model} --name {wildcards.model} "
         "--calib {input.calib} --out {output} > {log} 2>&1"

@@ -9,7 +9,6 @@ rule sink_trajectory:
     output:
         "results/sinks/{model}/{state}/{kind}.npz",
     params:
-        py=PY,
         code=source_hash(
             "sinkprune.models",
             "sinkprune.sinks.settings",
@@ -33,7 +32,7 @@ rule sink_trajectory:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.sinks trajectory --config {params.config} --model {params.model} "
+        "sinkprune sinks trajectory --config {params.config} --model {params.model} "
         "--calib {input.calib} --kind {wildcards.kind} --out {output} > {log} 2>&1"
 
 
@@ -45,7 +44,6 @@ rule sink_summary:
         tex="paper/tables/sinks.tex",
         claim="results/claims/sink_variance.json",
     params:
-        py=PY,
         code=source_hash(
             "sinkprune.sinks.claim",
             "sinkprune.sinks.settings",
@@ -62,5 +60,5 @@ rule sink_summary:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.sinks summarize --config {params.config} --inputs {input} --table {output.table} "
+        "sinkprune sinks summarize --config {params.config} --inputs {input} --table {output.table} "
         "--tex {output.tex} --claim {output.claim} > {log} 2>&1"

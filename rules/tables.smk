@@ -9,7 +9,6 @@ rule main_table:
         csv=report("results/tables/main.csv", caption="../workflow/report/main_table.rst", category="Pruning"),
         tex="paper/tables/main.tex",
     params:
-        py=PY,
         code=source_hash("sinkprune.tables"),
         config=CONFIGFILE,
         cfg=cfg("tables", "models"),
@@ -20,5 +19,5 @@ rule main_table:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.tables main --config {params.config} --evals {input.evals} "
+        "sinkprune tables main --config {params.config} --evals {input.evals} "
         "--reports {input.reports} --csv {output.csv} --tex {output.tex} > {log} 2>&1"

@@ -1,6 +1,6 @@
 """Fetch every model, tokenizer and dataset a config needs into the Hugging Face cache.
 
-    python -m sinkprune.download --config config/paper.yaml [--dry-run]
+    sinkprune download --config config/paper.yaml [--dry-run]
 
 Run where there is network (a login node); compute jobs then read the cache offline
 (sinkprune.hub). Models come through ``snapshot_download`` with the files the loader reads
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     """Download everything the config needs; exit 1 listing what failed."""
     from sinkprune.config import load_config
 
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.download", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune download", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--dry-run", action="store_true", help="list what would be fetched, fetch nothing")

@@ -1,6 +1,6 @@
 """`snakemake plan`: every job of the DAG with its estimated cost, checked against its resources.
 
-    python -m sinkprune.plan --config config/paper.yaml --out benchmarks/plan.tsv
+    sinkprune plan --config config/paper.yaml --out benchmarks/plan.tsv
 
 For each job of `snakemake all` (the same jobs the rule files build; tests compare the two):
 FLOPs, run time (GPU-hours for GPU jobs), peak GPU memory, peak host memory and the disk its
@@ -584,7 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     """Print the plan, write the TSV; exit 1 when any job exceeds its limits."""
     from sinkprune.config import load_config
 
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.plan", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune plan", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", required=True, help="TSV with one row per job")

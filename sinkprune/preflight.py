@@ -1,6 +1,6 @@
 """Check, in seconds and before any GPU job, that a run of the config can start and finish.
 
-    python -m sinkprune.preflight --config config/paper.yaml [--needed-disk-bytes N]
+    sinkprune preflight --config config/paper.yaml [--needed-disk-bytes N]
 
 Everything is read locally (no network): every model file the loader reads is in the Hugging
 Face hub cache (``huggingface_hub.try_to_load_from_cache``: a snapshot link whose blob is gone
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run every check; exit 1 with one message listing all problems."""
     from sinkprune.config import load_config
 
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.preflight", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune preflight", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--needed-disk-bytes", type=int, default=None,

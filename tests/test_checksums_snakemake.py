@@ -2,7 +2,7 @@
 recovery documented in docs/reproducibility.md (`--forcerun <file>`) restores it.
 
 A two-rule toy workflow stands in for the DAG: it includes our rules file unchanged and defines
-the names rules/common.smk provides (PY, CONFIGFILE, manifest_inputs, source_hash, resources_for).
+the names rules/common.smk provides (CONFIGFILE, manifest_inputs, source_hash, resources_for).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 SNAKEFILE = f"""
-import json
-PY = "{sys.executable} -m"
+import json, os, sys
+shell.prefix(f'PATH="{{os.path.dirname(sys.executable)}}:$PATH"; ')
 CONFIGFILE = "config.yaml"
 
 def manifest_inputs():

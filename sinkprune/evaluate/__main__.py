@@ -4,6 +4,7 @@
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
     sinkprune evaluate build-tasks --config C.yaml --out-dir results/data/tasks
+    sinkprune evaluate merge PART.json [PART.json ...] --out M.json   (per-task results of one model)
     sinkprune evaluate perplexity --config C.yaml --model DIR --out P.json [--text heldout.txt]
         [--model DIR2 --out P2.json ...]   (the release's WikiText-2 perplexity; mini: held-out text)
 
@@ -108,6 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     use_offline_cache()
     from sinkprune.config import load_config, set_threads
 
+    if argv[:1] == ["merge"]:
+        from sinkprune.evaluate.merge import main as merge_main
+
+        merge_main(argv[1:])
+        return
     if argv[:1] == ["build-tasks"]:
         parser = argparse.ArgumentParser(prog="sinkprune evaluate build-tasks",
                                          description="write the offline mini tasks (YAML + JSONL + tasks.json)")

@@ -1,6 +1,6 @@
 """Merge per-task evaluation results into the JSON one job over every task writes.
 
-    python -m sinkprune.evaluate.merge results/eval_tasks/M/meth/0.50/*.json --out results/eval/M/meth/0.50.json
+    sinkprune evaluate merge results/eval_tasks/M/meth/0.50/*.json --out results/eval/M/meth/0.50.json
 
 With ``eval.split: task`` (paper scale) each task of a pruned model is its own job, so every job
 fits its runtime. Each part is the stable output of ``sinkprune.evaluate`` for one task; the
@@ -57,7 +57,7 @@ def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -
 
 def main(argv: list[str] | None = None) -> None:
     """Merge the per-task JSON files given as arguments into ``--out``."""
-    parser = argparse.ArgumentParser(prog="python -m sinkprune.evaluate.merge", description=__doc__,
+    parser = argparse.ArgumentParser(prog="sinkprune evaluate merge", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("parts", nargs="+", help="per-task result JSON files, in the config's task order")
     parser.add_argument("--out", required=True, help="merged result JSON")
