@@ -66,10 +66,15 @@ def model_dir(model, state="trained"):
     return spec["path"]
 
 
+# Marker of a passed preflight (rules/preflight.smk): every job that reads a hub checkpoint or
+# dataset waits for it, so a paper run checks cache, GPU and disk before its first GPU job.
+PREFLIGHT = "logs/preflight/passed"
+
+
 def model_input(model, state="trained"):
-    """Input files a rule needs for a model checkpoint (none for a hub id)."""
+    """Input files a rule needs for a model checkpoint (for a hub id: the passed preflight)."""
     spec = config["models"][model]
-    return [model_dir(model, state)] if ("train" in spec or state == "untrained") else []
+    return [model_dir(model, state)] if ("train" in spec or state == "untrained") else [PREFLIGHT]
 
 
 def cfg(*keys):

@@ -69,7 +69,7 @@ rule streams:
 rule calibration:
     # One batch per model: at paper scale each family has its own tokenizer.
     input:
-        tokenizer=lambda w: [tokenizer_source(w.model)] if is_trained(w.model) else [],
+        tokenizer=lambda w: [tokenizer_source(w.model)] if is_trained(w.model) else [PREFLIGHT],
         heldout=lambda w: ["results/data/corpus_heldout.txt"] if is_trained(w.model) else [],
     output:
         "results/data/calibration/{model}.pt",

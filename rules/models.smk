@@ -42,6 +42,8 @@ rule train_model:
 rule init_untrained:
     # Paper scale: the untrained control of a hub checkpoint is its architecture with random
     # weights (same config.json, seeded init), kept only while the sink statistics need it.
+    input:
+        PREFLIGHT,
     output:
         temp(directory("results/models/{model}/untrained")),
     params:

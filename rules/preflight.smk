@@ -13,3 +13,19 @@ rule preflight:
         "../environment.yml"
     shell:
         "sinkprune preflight --config {params.config} 2>&1 | tee {log}"
+
+
+# The same check as the first job of a run that reads hub checkpoints (paper scale): every such
+# job takes its marker as input (common.smk PREFLIGHT); temp(), so each run checks again.
+rule preflight_passed:
+    output:
+        temp(PREFLIGHT),
+    params:
+        config=CONFIGFILE,
+    log:
+        "logs/preflight/preflight.log",
+    localrule: True
+    conda:
+        "../environment.yml"
+    shell:
+        "sinkprune preflight --config {params.config} 2>&1 | tee {log}; touch {output}"

@@ -273,6 +273,8 @@ class Planner:
                 self.add_cheap(rule, "data", out=out)
         if self.config["scale"] == "mini":
             self.add_cheap("tasks", "data")
+        if not all(self.is_trained(m) for m in self.models):
+            self.add_cheap("preflight_passed", "data", "preflight", out=0)  # before any hub read
         for m in self.models:
             # Token ids as int64.
             self.add("calibration", f"model={m}", "data", host_mem=self.base, out_bytes=self.n_calib * self.calib_len * 8)
