@@ -26,7 +26,7 @@ _CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.dep
 # script of the interpreter running Snakemake (the project's venv) comes first on PATH, so an
 # inactive venv works; with --sdm conda each rule's environment provides its own.
 if not _CONDA:
-    shell.prefix(f'PATH="{os.path.dirname(sys.executable)}:$PATH"; ')
+    shell.prefix(f'set -euo pipefail; PATH="{os.path.dirname(sys.executable)}:$PATH"; ')  # replaces the default prefix
 
 MODELS = list(config["models"])
 TRAINED = [m for m in MODELS if "train" in config["models"][m]]

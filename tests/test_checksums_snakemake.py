@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 SNAKEFILE = f"""
 import json, os, sys
-shell.prefix(f'PATH="{{os.path.dirname(sys.executable)}}:$PATH"; ')
+shell.prefix(f'set -euo pipefail; PATH="{{os.path.dirname(sys.executable)}}:$PATH"; ')
 CONFIGFILE = "config.yaml"
 
 def manifest_inputs():
