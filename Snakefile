@@ -30,6 +30,7 @@ include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/checksums.smk"
 include: "rules/audit.smk"
+include: "rules/controls.smk"
 include: "rules/paper.smk"
 
 

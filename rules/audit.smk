@@ -8,6 +8,7 @@ rule audit:
         published=os.path.join(workflow.basedir, "paper", "published.csv"),
         main="results/tables/main.csv",
         claims="results/claims/sink_variance.json",
+        controls=control_results(),
     output:
         md="results/audit.md",
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),

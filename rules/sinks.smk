@@ -41,7 +41,8 @@ rule sink_trajectory:
 
 rule sink_summary:
     input:
-        sink_trajectories(),
+        trajectories=sink_trajectories(),
+        controls=control_trajectories(),
     output:
         table=report("results/tables/sinks.csv", caption="../workflow/report/sinks_table.rst", category="Sinks"),
         tex="paper/tables/sinks.tex",
@@ -62,5 +63,6 @@ rule sink_summary:
     conda:
         "../environment.yml"
     shell:
-        "{params.py} sinkprune.sinks summarize --config {params.config} --inputs {input} --table {output.table} "
+        "{params.py} sinkprune.sinks summarize --config {params.config} --inputs {input.trajectories} "
+        "--controls {input.controls} --table {output.table} "
         "--tex {output.tex} --claim {output.claim} > {log} 2>&1"
