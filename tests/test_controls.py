@@ -112,7 +112,10 @@ def test_massive_sink_dominates_its_channels_only():
     dims, heads = plant_massive(model, channels=4, gain=8.0)
     ids = control_rows(4, SEQ, 256, 0)
     captured = {}
-    hook = model.layers[1].mlp.gate_proj.register_forward_hook(lambda m, i, o: captured.setdefault("x", i[0]))
+    def keep(_module, inputs, _output) -> None:
+        captured["x"] = inputs[0]
+
+    hook = model.layers[1].mlp.gate_proj.register_forward_hook(keep)
     with torch.no_grad():
         model(ids)
     hook.remove()
