@@ -14,8 +14,13 @@ from sinkprune.controls.data import control_rows
 from sinkprune.controls.planted import Arch, build_background, plant, plant_massive
 from sinkprune.controls.pruning import gain_summary, nonsink_error, t_interval
 from sinkprune.controls.settings import ControlSettings
-from sinkprune.controls.sinks import (control_trajectories, judge_pair, pair_trajectories, power_summary,
-                                      smallest_detectable)
+from sinkprune.controls.sinks import (
+    control_trajectories,
+    judge_pair,
+    pair_trajectories,
+    power_summary,
+    smallest_detectable,
+)
 from sinkprune.sinks.settings import AnalysisSettings
 
 ARCH = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128,
@@ -70,7 +75,7 @@ def test_planted_ar_sink_stays_on_the_first_token(runs):
     planted, control = runs["planted"]["ar"], runs["control"]["ar"]
     assert (_dominant(planted) == 0).all()
     # Strong: far more mass on the first token than the untrained model gives it.
-    share = lambda t: (t.mass.sum(axis=(2, 3))[..., 0] / t.mass.sum(axis=(2, 3, 4))).mean()  # noqa: E731
+    share = lambda t: (t.mass.sum(axis=(2, 3))[..., 0] / t.mass.sum(axis=(2, 3, 4))).mean()
     assert share(planted) > 1.5 * share(control)
 
 
@@ -109,7 +114,7 @@ def test_power_summary_counts_holds(controls, analysis):
 
 def test_massive_sink_dominates_its_channels_only():
     model = build_background(Arch("dream", dict(ARCH, init_std=0.02), 256, SEQ), 1)
-    dims, heads = plant_massive(model, channels=4, gain=8.0)
+    dims, _ = plant_massive(model, channels=4, gain=8.0)
     ids = control_rows(4, SEQ, 256, 0)
     captured = {}
     def keep(_module, inputs, _output) -> None:
@@ -156,3 +161,20 @@ def test_gain_summary_verdicts():
     assert out[("no_sink", "sink_wanda")]["verdict"] == "no significant difference"
     mean, low, high = t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and low < 2.0 < high
+
+
+@pytest.mark.slow
+def test_planted_pruning_gain_for_sink_aware_wanda_and_none_without_sink():
+    """The mini config's pruning control at 50 % with 3 repetitions: the planted gain of
+    sink-aware Wanda is significant, the matched no-sink setting shows none."""
+    from sinkprune.config import REPO_ROOT, load_config
+    from sinkprune.controls.pruning import error_table
+    from sinkprune.prune.settings import PruneSettings
+
+    config = load_config(REPO_ROOT / "config" / "mini.yaml")
+    config["controls"]["pruning"].update(sparsities=["0.50"], reps=3)
+    controls = ControlSettings.from_config(config)
+    out = {(g["setting"], g["sink_method"]): g
+           for g in gain_summary(error_table(controls, PruneSettings.from_config(config)))}
+    assert out[("planted", "sink_wanda")]["verdict"] == "sink-aware better", out[("planted", "sink_wanda")]
+    assert out[("no_sink", "sink_wanda")]["verdict"] == "no significant difference", out[("no_sink", "sink_wanda")]

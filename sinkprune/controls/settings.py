@@ -29,7 +29,7 @@ class ControlSettings:
     prune_samples: int = 16
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ControlSettings":
+    def from_config(cls, config: dict[str, Any]) -> ControlSettings:
         """Build from a config with a ``controls:`` section; KeyError names a missing section."""
         if "controls" not in config:
             raise KeyError("config has no 'controls' section: the planted controls are not configured")

@@ -15,6 +15,7 @@ real stand-ins' result.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,13 @@ import pandas as pd
 from sinkprune.controls.data import control_rows
 from sinkprune.controls.planted import build_background, plant
 from sinkprune.controls.settings import ControlSettings
-from sinkprune.sinks.claim import CONTROL_SIDES, PRIMARY, PRIMARY_DLM_TRAJECTORY, compare, control_analysis
+from sinkprune.sinks.claim import (
+    CONTROL_SIDES,
+    PRIMARY,
+    PRIMARY_DLM_TRAJECTORY,
+    compare,
+    control_analysis,
+)
 from sinkprune.sinks.settings import AnalysisSettings
 from sinkprune.sinks.stats import nan_mean
 from sinkprune.sinks.store import Trajectory
@@ -98,7 +105,7 @@ def smallest_detectable(effects: list[float], power: list[float], target: float 
     """Effect at which power first reaches ``target``, linear between the grid's points (sorted by
     effect); None when no grid point reaches it."""
     points = sorted(zip(effects, power))
-    for (e0, p0), (e1, p1) in zip(points, points[1:]):
+    for (e0, p0), (e1, p1) in itertools.pairwise(points):
         if p0 < target <= p1:
             return float(e0 + (target - p0) * (e1 - e0) / (p1 - p0))
     if points and points[0][1] >= target:
@@ -112,7 +119,7 @@ def power_summary(table: pd.DataFrame, controls: ControlSettings, analysis: Anal
     for strength, g in table.groupby("strength", sort=True):
         grid.append({"strength": float(strength), "power": float(g["holds"].mean()),
                      "mean_excess": float(g["excess"].mean()), "sd_excess": float(g["excess"].std(ddof=1)),
-                     "mean_dlm_top1_share": float(g["dlm_top1_share"].mean()), "reps": int(len(g))})
+                     "mean_dlm_top1_share": float(g["dlm_top1_share"].mean()), "reps": len(g)})
     mde = smallest_detectable([g["mean_excess"] for g in grid], [g["power"] for g in grid])
     return {"statistic": PRIMARY, "unit": "excess over the untrained gap (dominant_var, normalised by S^2)",
             "n_sequences": analysis.analysis_samples, "bootstrap": analysis.bootstrap,
