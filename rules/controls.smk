@@ -19,7 +19,8 @@ rule control_sink_pairs:
         py=PY,
         code=CONTROLS_CODE,
         config=CONFIGFILE,
-        outdir="results/controls/sinks",
+        # results/controls/sinks: the directory above each group's directory.
+        outdir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
         cfg=cfg("seed", "sinks", "controls"),
     threads: config["threads"]
     resources:
