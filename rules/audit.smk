@@ -10,6 +10,7 @@ rule audit:
         main="results/tables/main.csv",
         claims="results/claims/sink_variance.json",
         protocol_diff=protocol_diff_files,
+        controls=control_results(),
     output:
         md="results/audit.md",
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),

@@ -147,9 +147,28 @@ def sink_trajectories():
     return out
 
 
+def control_trajectories():
+    """Planted / untrained sink pairs and their control (rules/controls.smk); none without `controls:`."""
+    if "controls" not in config:
+        return []
+    return [f"results/controls/sinks/{g}/{s}.npz" for g in ("control", "planted", "untrained") for s in ("dlm", "ar")]
+
+
+def control_results():
+    """Result files of the planted controls the audit reads; none without `controls:`."""
+    return [t for t in control_targets() if t.startswith("results/")]
+
+
+def control_targets():
+    """Results and figure of the planted controls (docs/controls.md); none without `controls:`."""
+    if "controls" not in config:
+        return []
+    return ["results/controls/sink_power.json", "results/controls/pruning.json", "figures/sink_power.pdf"]
+
+
 def final_targets():
     """Every table, figure and claim `snakemake all` promises."""
-    return [
+    return control_targets() + [
         "results/tables/main.csv",
         "paper/tables/main.tex",
         "results/tables/sinks.csv",

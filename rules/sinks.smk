@@ -38,7 +38,8 @@ rule sink_trajectory:
 
 rule sink_summary:
     input:
-        sink_trajectories(),
+        trajectories=sink_trajectories(),
+        controls=control_trajectories(),
     output:
         table=report("results/tables/sinks.csv", caption="../workflow/report/sinks_table.rst", category="Sinks"),
         tex="paper/tables/sinks.tex",
@@ -60,5 +61,6 @@ rule sink_summary:
     conda:
         "../environment.yml"
     shell:
-        "sinkprune sinks summarize --config {params.config} --inputs {input} --table {output.table} "
+        "sinkprune sinks summarize --config {params.config} --inputs {input.trajectories} "
+        "--controls {input.controls} --table {output.table} "
         "--tex {output.tex} --claim {output.claim} > {log} 2>&1"

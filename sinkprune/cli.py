@@ -25,6 +25,7 @@ STAGES: dict[str, str] = {
     "checksums": "sha256 manifest of results/ and its verification",
     "provenance": "package versions, config hash and git commit of a run",
     "audit": "our results beside the published ones, with verdicts on the paper's claims",
+    "controls": "planted positive controls: sink models, detection power, planted pruning",
     "plan": "every job's estimated FLOPs, GPU-hours, memory and disk against its resources",
     "download": "fetch every model, tokenizer and dataset the config needs into the HF cache",
     "preflight": "check in seconds that the cache, the GPU and the disk are ready for a run",

@@ -1,6 +1,6 @@
 """``sinkprune figures <figure> ...``: dispatch to one figure's command line.
 
-Figures: accuracy (accuracy_vs_sparsity), sink_variance, sink_heatmap, sink_layers.
+Figures: accuracy (accuracy_vs_sparsity), sink_variance, sink_heatmap, sink_layers, sink_power.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> None:
         from sinkprune.figures.sinks import main as run
 
         run([name] + rest)
+    elif name == "sink_power":
+        from sinkprune.figures.power import main as run
+
+        run(rest)
     else:
         raise SystemExit(f"unknown figure {name!r}; see sinkprune figures --help")
 

@@ -57,12 +57,24 @@ def summarize_command(args: argparse.Namespace) -> None:
     table.to_csv(args.table, index=False, float_format="%.6g")
     Path(args.tex).write_text(sinks_latex(table))
     report = claim_report(analysis, models, settings)
+    if args.controls:
+        report["controls"] = _control_section(args.controls, config, settings)
     Path(args.claim).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     print(f"sinks table: {len(table)} rows → {args.table}")
     for dlm, results in report["summary"].items():
         for r in results:
             e = r["excess_over_untrained_gap"]
             print(f"claim {dlm} vs {r['ar_model']}: {r['outcome']} (excess {e['value']}, CI {e['ci']})")
+
+
+def _control_section(paths: list[str], config: dict, settings) -> dict:
+    """Planted / untrained control pairs from ``results/controls/sinks/{group}/{dlm|ar}.npz``."""
+    from sinkprune.sinks.claim import control_report
+    from sinkprune.sinks.store import load_trajectory
+
+    trajectories = {(Path(p).parent.name, Path(p).stem): load_trajectory(p) for p in paths}
+    strength = (config.get("controls") or {}).get("sinks", {}).get("strength")
+    return control_report(trajectories, settings, strength)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--table", required=True)
     p.add_argument("--tex", required=True)
     p.add_argument("--claim", required=True)
+    p.add_argument("--controls", nargs="*", default=[],
+                   help="results/controls/sinks/{control,planted,untrained}/{dlm,ar}.npz (planted controls)")
     args = parser.parse_args(argv)
     if args.step == "trajectory":
         trajectory_command(args)

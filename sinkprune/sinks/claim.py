@@ -136,3 +136,52 @@ def claim_report(analysis: SinkAnalysis, models: dict, settings: AnalysisSetting
         "missing": missing,
         "comparisons": comparisons,
     }
+
+
+# ----- planted and untrained controls (sinkprune.controls) -------------------------------------
+CONTROL_GROUPS = {
+    "planted": "planted pair: sinks written into the weights (DLM sink moving between the sequence's ends "
+               "with the masking pattern, AR sink fixed on the first token); the test must say 'holds'",
+    "untrained": "untrained pair: random initialisations of another seed, tested as if trained; "
+                 "the test must not say 'holds'",
+}
+CONTROL_SIDES = {"dlm": PRIMARY_DLM_TRAJECTORY, "ar": AR_TRAJECTORY}
+
+
+def control_analysis(trajectories: dict[tuple[str, str], Any], settings: AnalysisSettings) -> SinkAnalysis:
+    """Layer-summed statistics of control trajectories ``{(group, side): Trajectory}``.
+
+    Group ``control`` holds the untrained control of each side; every other group is entered as
+    the "trained" state of models ``{group}-dlm`` / ``{group}-ar`` whose "untrained" state is
+    that control, so :func:`compare` tests them exactly as it tests the real stand-ins.
+    """
+    from sinkprune.sinks.stats import sequence_statistics
+
+    analysis = SinkAnalysis()
+    stats = {key: sequence_statistics(t.mass, t.kinds, t.lengths, settings, "all")
+             for key, t in trajectories.items()}
+    for (group, side), values in stats.items():
+        if group == "control":
+            continue
+        for state, source in (("trained", values), ("untrained", stats[("control", side)])):
+            for name, v in source.items():
+                analysis.values[(f"{group}-{side}", state, CONTROL_SIDES[side], "all", name)] = v
+    return analysis
+
+
+def control_report(trajectories: dict[tuple[str, str], Any], settings: AnalysisSettings,
+                   strength: float | None = None) -> dict[str, Any]:
+    """The claim JSON's ``controls`` section: every check for the planted and the untrained pair."""
+    analysis = control_analysis(trajectories, settings)
+    pairs = {}
+    for group in CONTROL_GROUPS:
+        if (group, "dlm") not in trajectories:
+            continue
+        pairs[group] = [c for statistic, direction in CHECKS
+                        if (c := compare(analysis, f"{group}-dlm", f"{group}-ar", PRIMARY_DLM_TRAJECTORY,
+                                         statistic, direction, settings)) is not None]
+    return {"description": {g: d for g, d in CONTROL_GROUPS.items() if g in pairs},
+            "primary_statistic": PRIMARY, "planted_strength": strength,
+            "untrained_control": "random initialisation of each architecture (the controls' own seed); "
+                                 "see docs/controls.md",
+            "pairs": pairs}

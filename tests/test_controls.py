@@ -1,0 +1,180 @@
+"""Planted positive controls: the planted models keep their property, the claim test sees them,
+and the power / pruning summaries are computed right. Small architecture, CPU, a few seconds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sinkprune.controls.data import control_rows
+from sinkprune.controls.planted import Arch, build_background, plant, plant_massive
+from sinkprune.controls.pruning import gain_summary, nonsink_error, t_interval
+from sinkprune.controls.settings import ControlSettings
+from sinkprune.controls.sinks import (
+    control_trajectories,
+    judge_pair,
+    pair_trajectories,
+    power_summary,
+    smallest_detectable,
+)
+from sinkprune.sinks.settings import AnalysisSettings
+
+ARCH = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128,
+        "tie_embeddings": True, "init_std": 0.08}
+SEQ = 64
+CONFIG = {"seed": 0, "controls": {"seed": 7, "arch": ARCH, "vocab_size": 256, "seq_len": SEQ,
+                                  "sinks": {"strength": 0.3, "power_strengths": [0.0, 0.3], "power_reps": 2}}}
+
+
+@pytest.fixture(scope="module")
+def controls() -> ControlSettings:
+    return ControlSettings.from_config(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def analysis() -> AnalysisSettings:
+    return AnalysisSettings(diffusion_steps=50, sample_every=5, analysis_samples=8, bootstrap=200)
+
+
+@pytest.fixture(scope="module")
+def runs(controls, analysis) -> dict:
+    """Repetition 0: control, planted pair (strength 0.3), untrained pair (strength 0)."""
+    return {"control": control_trajectories(controls, analysis, 0),
+            "planted": pair_trajectories(controls, analysis, 0, 0.3),
+            "untrained": pair_trajectories(controls, analysis, 0, 0.0)}
+
+
+def _dominant(traj) -> np.ndarray:
+    return traj.mass.sum(axis=(2, 3)).argmax(axis=-1)  # [T, N]
+
+
+def test_strength_zero_is_the_untrained_model(controls):
+    a = build_background(controls.dlm(), 3)
+    b = plant(build_background(controls.dlm(), 3), 0.0)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    c = plant(build_background(controls.dlm(), 3), 0.3)
+    assert not all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values()))
+
+
+def test_planted_dlm_sink_moves_between_the_ends(runs):
+    traj = runs["planted"]["dlm"]
+    dominant = _dominant(traj)
+    # Sparse masks (low t): BOS; dense masks (t = 1): EOS at the last position.
+    assert (dominant[0] == 0).all()
+    assert (dominant[-1] == SEQ - 1).all()
+    # It moves within every sequence, and only between the two ends.
+    assert set(np.unique(dominant)) == {0, SEQ - 1}
+    assert ((dominant == 0).any(axis=0) & (dominant == SEQ - 1).any(axis=0)).all()
+
+
+def test_planted_ar_sink_stays_on_the_first_token(runs):
+    planted, control = runs["planted"]["ar"], runs["control"]["ar"]
+    assert (_dominant(planted) == 0).all()
+    # Strong: far more mass on the first token than the untrained model gives it.
+    share = lambda t: (t.mass.sum(axis=(2, 3))[..., 0] / t.mass.sum(axis=(2, 3, 4))).mean()
+    assert share(planted) > 1.5 * share(control)
+
+
+def test_claim_test_sees_planted_pair_not_untrained_pair(runs, analysis):
+    planted = judge_pair(runs["planted"], runs["control"], analysis)
+    untrained = judge_pair(runs["untrained"], runs["control"], analysis)
+    assert planted["holds"] is True and planted["excess_over_untrained_gap"]["ci"][0] > 0
+    assert untrained["holds"] is not True
+
+
+def test_planted_families_need_a_query_bias():
+    with pytest.raises(ValueError, match="q/k biases"):
+        build_background(Arch("llama", ARCH, 256, SEQ), 0)
+
+
+def test_control_rows_are_seeded_and_framed():
+    a, b = control_rows(4, 16, 100, 1), control_rows(4, 16, 100, 1)
+    assert torch.equal(a, b) and not torch.equal(a, control_rows(4, 16, 100, 2))
+    assert (a[:, 0] == 0).all() and (a[:, -1] == 1).all() and (a[:, 1:-1] >= 4).all()
+
+
+def test_smallest_detectable_interpolates_the_crossing():
+    assert smallest_detectable([0.0, 0.1, 0.2], [0.0, 0.6, 1.0]) == pytest.approx(0.15)
+    assert smallest_detectable([0.0, 0.1], [0.0, 0.5]) is None
+    assert smallest_detectable([0.2, 0.0], [1.0, 0.9]) == 0.0
+
+
+def test_power_summary_counts_holds(controls, analysis):
+    table = pd.DataFrame({"strength": [0.0, 0.0, 0.3, 0.3], "rep": [0, 1, 0, 1], "excess": [0.0, 0.01, 0.2, 0.22],
+                          "holds": [False, False, True, True], "dlm_top1_share": [0.01] * 4})
+    summary = power_summary(table, controls, analysis)
+    assert [g["power"] for g in summary["grid"]] == [0.0, 1.0]
+    assert summary["false_positive_rate"] == 0.0
+    assert summary["smallest_detectable_excess"] == pytest.approx(0.005 + 0.8 * 0.205)
+
+
+def test_massive_sink_dominates_its_channels_only():
+    model = build_background(Arch("dream", dict(ARCH, init_std=0.02), 256, SEQ), 1)
+    dims, _ = plant_massive(model, channels=4, gain=8.0)
+    ids = control_rows(4, SEQ, 256, 0)
+    captured = {}
+    def keep(_module, inputs, _output) -> None:
+        captured["x"] = inputs[0]
+
+    hook = model.layers[1].mlp.gate_proj.register_forward_hook(keep)
+    with torch.no_grad():
+        model(ids)
+    hook.remove()
+    x = captured["x"]  # [B, S, D] normalised input of a later layer
+    assert (x[:, 1:, dims] == 0).all()  # no other token has them
+    norms = x.pow(2).sum(dim=(0, 1)).sqrt()
+    others = torch.ones(x.shape[-1], dtype=torch.bool)
+    others[dims] = False
+    assert norms[dims].min() > 3 * norms[others].max()  # the sink dominates them
+
+
+def test_massive_sink_is_a_sink_and_survives_pruning_of_its_channels():
+    from sinkprune.prune.settings import PruneSettings
+    from sinkprune.prune.stats import compute_shared_stats
+
+    model = build_background(Arch("dream", dict(ARCH, init_std=0.02), 256, SEQ), 1)
+    plant_massive(model, channels=4, gain=8.0)
+    shared = compute_shared_stats(model, control_rows(4, SEQ, 256, 0),
+                                  dataclasses.replace(PruneSettings().sinks, diffusion_steps=10), 0)
+    assert (shared.scores[:, :, 0] > 0.99).all()
+    assert (shared.scores[:, :, 1:] < 0.5).all()
+
+
+def test_nonsink_error_ignores_the_sink_position():
+    dense = build_background(Arch("dream", dict(ARCH, init_std=0.02), 256, SEQ), 1)
+    ids = control_rows(2, SEQ, 256, 0)
+    assert nonsink_error(dense, dense, ids) == 0.0
+
+
+def test_gain_summary_verdicts():
+    rows = []
+    for rep, (base, sink) in enumerate([(10.0, 8.0), (11.0, 8.5), (10.5, 8.2)]):
+        for setting, (b, s) in (("planted", (base, sink)), ("no_sink", (base, base + (rep - 1) * 0.1))):
+            rows += [{"rep": rep, "setting": setting, "sparsity": "0.50", "method": m, "error_pct": v}
+                     for m, v in (("wanda", b), ("sink_wanda", s), ("sparsegpt", b), ("sink_sparsegpt", s))]
+    out = {(g["setting"], g["sink_method"]): g for g in gain_summary(pd.DataFrame(rows))}
+    assert out[("planted", "sink_wanda")]["verdict"] == "sink-aware better"
+    assert out[("no_sink", "sink_wanda")]["verdict"] == "no significant difference"
+    mean, low, high = t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and low < 2.0 < high
+
+
+@pytest.mark.slow
+def test_planted_pruning_gain_for_sink_aware_wanda_and_none_without_sink():
+    """The mini config's pruning control at 50 % with 3 repetitions: the planted gain of
+    sink-aware Wanda is significant, the matched no-sink setting shows none."""
+    from sinkprune.config import REPO_ROOT, load_config
+    from sinkprune.controls.pruning import error_table
+    from sinkprune.prune.settings import PruneSettings
+
+    config = load_config(REPO_ROOT / "config" / "mini.yaml")
+    config["controls"]["pruning"].update(sparsities=["0.50"], reps=3)
+    controls = ControlSettings.from_config(config)
+    out = {(g["setting"], g["sink_method"]): g
+           for g in gain_summary(error_table(controls, PruneSettings.from_config(config)))}
+    assert out[("planted", "sink_wanda")]["verdict"] == "sink-aware better", out[("planted", "sink_wanda")]
+    assert out[("no_sink", "sink_wanda")]["verdict"] == "no significant difference", out[("no_sink", "sink_wanda")]
