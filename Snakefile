@@ -30,10 +30,7 @@ include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/checksums.smk"
 include: "rules/audit.smk"
-if "controls" in config:  # planted positive controls (docs/controls.md)
-
-    include: "rules/controls.smk"
-
+include: "rules/controls.smk"
 include: "rules/paper.smk"
 include: "rules/plan.smk"
 include: "rules/download.smk"

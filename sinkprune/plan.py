@@ -440,6 +440,14 @@ class Planner:
                            + arch.heads * min(512, seq) * seq * 6 + cost.continuation * arch.vocab * 6)
         return {"flops": flops, "load_bytes": w, "out_bytes": 1e6, "gpu_mem": w + act, "host_mem": self.base + w}
 
+    def controls(self) -> None:
+        """Planted positive controls (rules/controls.smk): mini-architecture models on the CPU."""
+        if "controls" not in self.config:
+            return
+        for rule in ("control_sink_pairs", "control_sink_power", "control_pruning"):
+            self.add_cheap(rule, "sinks", "controls")
+        self.add_cheap("fig_sink_power", "figures", "figures")
+
     def tables(self) -> None:
         self.add_cheap("main_table", "tables")
         for rule in ("fig_sink_variance", "fig_sink_layers", "fig_accuracy"):
@@ -459,6 +467,7 @@ class Planner:
         self.sinks()
         self.prune_stage()
         self.evaluate()
+        self.controls()
         self.tables()
         for job in self.jobs:
             self._estimate(job)
