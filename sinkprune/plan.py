@@ -412,6 +412,38 @@ class Planner:
                 self.add(rule, f"model={m},method={meth}", "evaluate", "evaluate",
                          **self._sum_eval(m, len(sparsity_list(self.config, meth))))
 
+    def perplexity(self) -> None:
+        """The release's perplexity (rules/eval.smk): one job per evaluated model at paper scale,
+        one per model × method at mini (every sparsity in one job), as the evaluation jobs."""
+        if "perplexity" not in self.config["eval"]:
+            return
+        runs = [(m, "dense", "0.00") for m in self.pruned] + [
+            (m, meth, sp) for m in self.pruned for meth in self.methods for sp in sparsity_list(self.config, meth)]
+        if self.config["eval"].get("split", "grouped") == "task":
+            for m, meth, sp in runs:
+                self.add("perplexity", f"model={m},method={meth},sparsity={sp}", "evaluate", "perplexity",
+                         **self._perplexity_cost(m, 1))
+            return
+        for m in self.pruned:
+            self.add("perplexity_dense", f"model={m}", "evaluate", "perplexity", **self._perplexity_cost(m, 1))
+            for meth in self.methods:
+                rule = "perplexity_structured" if meth in STRUCTURED else "perplexity"
+                self.add(rule, f"model={m},method={meth}", "evaluate", "perplexity",
+                         **self._perplexity_cost(m, len(sparsity_list(self.config, meth))))
+
+    def _perplexity_cost(self, m: str, models: int) -> dict:
+        from sinkprune.evaluate.perplexity import PerplexitySettings
+
+        arch, w = self.arch[m], self.weights(m)
+        ppl = PerplexitySettings.from_config(self.config["eval"]["perplexity"])
+        # Estimated tokens: about 64 per WikiText row read (or per held-out text line at mini).
+        windows = max(1, (ppl.rows * 64 - 2 * ppl.chunk) // ppl.stride)
+        flops = models * windows * ppl.mc_num * arch.forward_flops(ppl.max_length, head_rows=ppl.chunk)
+        act = ppl.mc_num * (ppl.max_length * (3 * arch.intermediate + 4 * arch.hidden) * self.bytes
+                            + ppl.chunk * arch.vocab * 6)
+        return {"flops": flops, "load_bytes": models * w, "out_bytes": models * 1e4, "gpu_mem": w + act,
+                "host_mem": self.base + w}
+
     def _sum_eval(self, m: str, models: int) -> dict:
         parts = [self._eval_cost(m, t) for t in self.tasks]
         return {"flops": models * sum(p["flops"] for p in parts), "load_bytes": models * parts[0]["load_bytes"],
@@ -467,6 +499,7 @@ class Planner:
         self.sinks()
         self.prune_stage()
         self.evaluate()
+        self.perplexity()
         self.controls()
         self.tables()
         for job in self.jobs:

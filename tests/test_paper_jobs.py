@@ -34,7 +34,7 @@ def paper_dry_run(tmp_path_factory) -> str:
 
 
 def _shell_commands(text: str, module: str) -> list[str]:
-    return [line for line in text.splitlines() if f"-m sinkprune.{module} " in line]
+    return [line for line in text.splitlines() if f"sinkprune {module} " in line]
 
 
 def test_one_prune_job_per_sparsity(paper_dry_run):
@@ -49,8 +49,12 @@ def test_one_prune_job_per_sparsity(paper_dry_run):
 
 
 def test_pruned_checkpoints_are_temporary(paper_dry_run):
+    config = yaml.safe_load(PAPER.read_text())
+    prune = config["prune"]
+    runs = [(m, meth, s) for m in prune["models"] for meth in prune["methods"]
+            for s in (prune["structured_ratios"] if meth.endswith("structured") else prune["sparsities"])]
     removed = set(re.findall(r"Would remove temporary output (results/prune/\S+/model)", paper_dry_run))
-    assert len(removed) == 116
+    assert removed == {f"results/prune/{m}/{meth}/{s}/model" for m, meth, s in runs}
 
 
 def test_one_evaluation_job_per_model_and_task(paper_dry_run):
@@ -59,9 +63,12 @@ def test_one_evaluation_job_per_model_and_task(paper_dry_run):
     tasks = [re.search(r"--tasks (\S+)", c).group(1) for c in commands]
     assert all("," not in t for t in tasks)
     assert sorted(set(tasks)) == sorted(config["eval"]["tasks"])
-    assert len(commands) == 120 * len(config["eval"]["tasks"])  # 4 dense + 116 pruned models
-    merges = _shell_commands(paper_dry_run, "evaluate.merge")
-    assert len(merges) == 120 and all(m.count("results/eval_tasks/") == len(config["eval"]["tasks"]) for m in merges)
+    prune = config["prune"]
+    evaluated = len(prune["models"]) * (1 + sum(  # dense + every pruned model
+        len(prune["structured_ratios"] if m.endswith("structured") else prune["sparsities"]) for m in prune["methods"]))
+    assert len(commands) == evaluated * len(config["eval"]["tasks"])
+    merges = [c for c in _shell_commands(paper_dry_run, "evaluate") if " merge " in c]
+    assert len(merges) == evaluated and all(m.count("results/eval_tasks/") == len(config["eval"]["tasks"]) for m in merges)
 
 
 @pytest.mark.parametrize("method,needs", [("magnitude", False), ("wanda", False), ("sparsegpt", False),
