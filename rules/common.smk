@@ -72,7 +72,7 @@ PREFLIGHT = "logs/preflight/passed"
 
 
 def model_input(model, state="trained"):
-    """Input files a rule needs for a model checkpoint (for a hub id: the passed preflight)."""
+    """Input files a rule needs for a model checkpoint; a hub id needs the passed preflight."""
     spec = config["models"][model]
     return [model_dir(model, state)] if ("train" in spec or state == "untrained") else [PREFLIGHT]
 
