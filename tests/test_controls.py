@@ -178,3 +178,15 @@ def test_planted_pruning_gain_for_sink_aware_wanda_and_none_without_sink():
            for g in gain_summary(error_table(controls, PruneSettings.from_config(config)))}
     assert out[("planted", "sink_wanda")]["verdict"] == "sink-aware better", out[("planted", "sink_wanda")]
     assert out[("no_sink", "sink_wanda")]["verdict"] == "no significant difference", out[("no_sink", "sink_wanda")]
+
+
+def test_claim_json_controls_section(runs, analysis):
+    from sinkprune.sinks.claim import control_report
+
+    trajectories = {(group, side): t for group, pair in runs.items() for side, t in pair.items()}
+    report = control_report(trajectories, analysis, strength=0.3)
+    assert set(report["pairs"]) == {"planted", "untrained"}
+    primary = {g: next(c for c in cs if c["statistic"] == report["primary_statistic"])
+               for g, cs in report["pairs"].items()}
+    assert primary["planted"]["holds"] is True
+    assert all(len(c["excess_over_untrained_gap"]["ci"]) == 2 for cs in report["pairs"].values() for c in cs)
