@@ -3,12 +3,6 @@
 
 
 
-def protocol_diff_files(wildcards):
-    """results/prune/{model}/protocol_diff.csv of every pruned model, once a rule of the DAG writes them."""
-    writes = any(str(o).endswith("protocol_diff.csv") for r in workflow.rules for o in r.output)
-    return [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED] if writes else []
-
-
 rule audit:
     input:
         # Beside the Snakefile, so the DAG also runs in another working directory (-d).

@@ -94,6 +94,12 @@ def perplexity_files():
     return dense + [f"results/eval/{m}/{meth}/{s}/perplexity.json" for m, meth, s in pruned_runs()]
 
 
+def protocol_diff_files(wildcards):
+    """results/prune/{model}/protocol_diff.csv of every pruned model, once a rule of the DAG writes them."""
+    writes = any(str(o).endswith("protocol_diff.csv") for r in workflow.rules for o in r.output)
+    return [f"results/prune/{m}/protocol_diff.csv" for m in PRUNED] if writes else []
+
+
 def prune_reports():
     return [f"results/prune/{m}/{meth}/{s}/report.json" for m, meth, s in pruned_runs()]
 
