@@ -50,6 +50,8 @@ from sinkprune.checksums import atomic_write
 SINK_PAIRS: dict[str, str] = {
     "sink_wanda": "wanda",
     "sink_sparsegpt": "sparsegpt",
+    "sink_wanda_unstable": "wanda",
+    "sink_sparsegpt_unstable": "sparsegpt",
     "sink_structured": "structured",
 }
 # |difference| / stderr above which a difference is called significant (≈95 % two-sided).

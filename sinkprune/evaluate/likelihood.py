@@ -17,7 +17,7 @@ Two protocols (config ``protocol``) choose the masked-count draw:
   exactly by enumerating every non-empty masked subset, weight ``(1/T)·1/C(T, x)·T/x``. This is
   the expectation of LLaDA's estimator only when its counts are uniform; it is NOT the same
   number as the released estimator's expectation (up to 0.30 nats apart on a random tiny LLaDA,
-  docs/deviations_eval.md). ``masked_count_distribution`` gives both laws exactly.
+  docs/deviations.md "Evaluation"). ``masked_count_distribution`` gives both laws exactly.
 
 Classifier-free guidance (``cfg`` w > 0, LLaDA's ``get_logits``): a second pass with every
 context position (BOS included) replaced by the mask token, logits combined as
