@@ -55,7 +55,7 @@ def _ids(seed: int = 0) -> torch.Tensor:
 
 
 def _equal_stats(a: SharedStats, b: SharedStats) -> bool:
-    tensors = lambda s: [s.scores, *s.acc.values(), *s.channel_sq.values(), *s.channel_sq_sink.values()]
+    tensors = lambda s: [s.noisy, s.scores, s.stable_sinks]
     return (a.timesteps == b.timesteps and a.meta == b.meta
             and all(x.device.type == "cpu" and torch.equal(x, y) for x, y in zip(tensors(a), tensors(b)))
             and (a.stable is None) == (b.stable is None)
