@@ -75,9 +75,10 @@ def test_a_device_less_accumulator_fails_the_stage(monkeypatch) -> None:
     """Proof the test can fail: SparseGPT with its Hessian created without a device."""
     import sinkprune.prune.sparsegpt as sparsegpt
 
-    def careless_init(self, columns: int, device=None) -> None:
+    def careless_init(self, columns: int, released: bool = False, device=None) -> None:
         self.sum = torch.zeros(columns, columns)  # no device: meta inside meta_default()
         self.count = 0
+        self.released = released
 
     model, ids = _model("llada"), _ids()
     reference = copy.deepcopy(model)
