@@ -1,4 +1,4 @@
-# Prune stage: shared statistics once per model, then one pruned model per method × sparsity.
+# Prune stage: sink scores once per model, then one pruned model per method × sparsity.
 
 # Package source every pruning rule runs (a param: editing it reruns them).
 PRUNE_CODE = source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__")

@@ -338,35 +338,47 @@ class Planner:
             chunk = min(8, n)  # prune.settings.BATCH_SIZE
             observed = chunk * (arch.heads * min(512, S) * S * 6 + 3 * S * arch.intermediate * self.bytes)
             calib_acts = 2 * n * S * arch.hidden * self.bytes  # block inputs and outputs of every window
+            forward = n * arch.forward_flops(S, head_rows=0)
             if any(meth in NEEDS_SHARED for meth in self.methods):
-                # Sink scores at each sampled timestep, accumulators at each, one clean pass for
-                # the channel norms: (2T + 1) forwards of the calibration batch without the head.
-                flops = (2 * steps + 1) * n * arch.forward_flops(S, head_rows=0)
-                self.add("prune_stats", f"model={m}", "prune", flops=flops, load_bytes=w,
-                         out_bytes=steps * n * S * 4 * 2 + 4 * arch.layers * (6 * arch.hidden + 3 * arch.intermediate),
-                         gpu_mem=w + observed, host_mem=self.base + w)
+                # Sink scores: one observed forward of the calibration batch (without the head)
+                # per sampled timestep; shared.pt holds the noisy inputs (int64), the scores and
+                # the stable-sink gate.
+                self.add("prune_stats", f"model={m}", "prune", flops=steps * forward, load_bytes=w,
+                         out_bytes=steps * n * S * (8 + 4) + n * S, gpu_mem=w + observed, host_mem=self.base + w)
             for meth in self.methods:
                 sparsities = sparsity_list(self.config, meth)
                 costs = [self._prune_cost(m, meth, sp, observed, calib_acts) for sp in sparsities]
                 rule = "prune_structured" if (group and meth in STRUCTURED) else "prune"
+                # The method's own statistics of the dense model, once per job (every sparsity
+                # of a grouped job shares them; an ungrouped job measures them itself).
+                own = self._dense_stats_flops(meth, steps, forward)
                 if group:
                     self.add(rule, f"model={m},method={meth}", "prune", "prune",
-                             flops=sum(c["flops"] for c in costs), load_bytes=w * len(costs),
+                             flops=own + sum(c["flops"] for c in costs), load_bytes=w * len(costs),
                              out_bytes=sum(c["out_bytes"] for c in costs), gpu_mem=max(c["gpu_mem"] for c in costs),
                              host_mem=max(c["host_mem"] for c in costs), temp=True)
                 else:
                     for sp, c in zip(sparsities, costs):
                         self.add(rule, f"model={m},method={meth},sparsity={sp}", "prune", "prune", load_bytes=w,
-                                 temp=True, **c)
-            # protocol_diff: the shared statistics and every method × sparsity under both protocols
-            # in one job, on a copy of the dense model; it writes only a small CSV.
+                                 temp=True, **{**c, "flops": own + c["flops"]})
+            # protocol_diff: the sink scores, each method's own statistics and every method ×
+            # sparsity under both protocols in one job, on a copy of the dense model; it writes
+            # only a small CSV.
             diffs = [self._prune_cost(m, meth, sp, observed, calib_acts)
                      for meth in self.methods for sp in sparsity_list(self.config, meth)]
-            stats = (2 * steps + 1) * n * arch.forward_flops(S, head_rows=0) if any(
-                meth in NEEDS_SHARED for meth in self.methods) else 0.0
+            stats = steps * forward if any(meth in NEEDS_SHARED for meth in self.methods) else 0.0
+            stats += sum(self._dense_stats_flops(meth, steps, forward) for meth in self.methods)
             self.add("protocol_diff", f"model={m}", "prune", flops=2 * (stats + sum(c["flops"] for c in diffs)),
                      load_bytes=w, out_bytes=1e5, gpu_mem=w + max(c["gpu_mem"] for c in diffs),
                      host_mem=self.base + 2 * w)
+
+    @staticmethod
+    def _dense_stats_flops(method: str, steps: int, forward: float) -> float:
+        """FLOPs of what ``method`` measures on the dense model in its job (methods.dense_statistics):
+        sink-aware Wanda runs every noisy input again (T forwards), structured one clean forward."""
+        if method.startswith("sink_wanda"):
+            return steps * forward
+        return forward if method in STRUCTURED else 0.0
 
     def _prune_cost(self, m: str, method: str, sparsity: str, observed: float, calib_acts: float) -> dict:
         arch, w, n, S = self.arch[m], self.weights(m), self.n_calib, self.calib_len
@@ -376,8 +388,8 @@ class Planner:
             kept -= round(float(sparsity) * inter) * 3 * d * arch.layers
         out = kept * self.bytes
         host = self.base + 2 * w  # loaded weights plus the state dict being saved
-        if method in ("magnitude", "sink_wanda", "structured", "sink_structured"):
-            # One shot from weights (and shared statistics): a sort per matrix, no forward pass.
+        if method in ("magnitude", "sink_wanda", "sink_wanda_unstable", *STRUCTURED):
+            # One shot from weights and the job's dense statistics: a sort per matrix.
             return {"flops": 40.0 * arch.params(), "out_bytes": out, "gpu_mem": 2 * w, "host_mem": host}
         forward = n * arch.forward_flops(S, head_rows=0)
         flops = 2 * forward  # each block runs on the calibration batch before and after pruning

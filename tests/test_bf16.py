@@ -15,7 +15,7 @@ from safetensors import safe_open
 
 from sinkprune.models import build_model, load_model, save_model
 from sinkprune.prune.agreement import agreement, pruning_decisions
-from sinkprune.prune.methods import METHODS, STRUCTURED, prune_model
+from sinkprune.prune.methods import METHODS, STRUCTURED, dense_statistics, prune_model
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import compute_shared_stats
@@ -72,7 +72,8 @@ def test_bf16_model_prunes_saves_and_evaluates_in_bf16(zoo, tmp_path) -> None:
     dirs, ids = zoo
     model = load_model(dirs["llada"], dtype=torch.bfloat16)
     shared = compute_shared_stats(model, ids, SETTINGS.sinks, seed=0)
-    assert shared.scores.dtype == torch.float32 and all(a.dtype == torch.float32 for a in shared.acc.values())
+    acc = dense_statistics(model, "sink_wanda", ids, shared)
+    assert shared.scores.dtype == torch.float32 and all(a.dtype == torch.float32 for a in acc.values())
     prune_model(model, "sink_sparsegpt", parse_sparsity("0.50"), ids, shared, SETTINGS)
     assert model.dtype == torch.bfloat16
     assert model.backbone.model.rotary_emb.inv_freq.dtype == torch.float32, "RoPE frequencies stay float32"

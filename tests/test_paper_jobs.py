@@ -72,9 +72,10 @@ def test_one_evaluation_job_per_model_and_task(paper_dry_run):
 
 
 @pytest.mark.parametrize("method,needs", [("magnitude", False), ("wanda", False), ("sparsegpt", False),
-                                          ("sink_wanda", True), ("structured", True)])
+                                          ("sink_wanda", True), ("structured", False),
+                                          ("sink_structured", True)])
 def test_baselines_do_not_wait_for_shared_stats(tmp_path, method, needs):
-    ratio = "0.30" if method == "structured" else "0.50"
+    ratio = "0.30" if method.endswith("structured") else "0.50"
     out = _snakemake(tmp_path, "-n", f"results/prune/llada/{method}/{ratio}/report.json",
                      "--configfile", str(PAPER), "--quiet", "rules")
     assert ("prune_stats" in out) is needs

@@ -10,10 +10,10 @@ import torch
 
 from sinkprune.models import build_model
 from sinkprune.prune.capture import all_linear_modules, input_hooks
-from sinkprune.prune.methods import METHODS, STRUCTURED, prune_model
+from sinkprune.prune.methods import METHODS, NEEDS_SHARED, STRUCTURED, dense_statistics, prune_model
 from sinkprune.prune.settings import PruneSettings, SinkSettings
 from sinkprune.prune.sparsity import count_to_prune, nm_holds, parse_sparsity
-from sinkprune.prune.stats import (SharedStats, accumulate_statistics, compute_shared_stats, noisy_inputs,
+from sinkprune.prune.stats import (SharedStats, compute_shared_stats, noisy_inputs,
                                    sink_score_passes, stable_mask)
 from sinkprune.sinks.scores import stable_sink_gate
 
@@ -83,8 +83,9 @@ def test_achieved_sparsity(llada, method: str, spec: str) -> None:
 def test_methods_differ_and_are_deterministic(llada) -> None:
     base, ids, shared = llada
     again = compute_shared_stats(base, ids, SinkSettings(), seed=0)
-    assert torch.equal(again.scores, shared.scores)
-    assert all(torch.equal(again.acc[k], shared.acc[k]) for k in shared.acc)
+    assert torch.equal(again.scores, shared.scores) and torch.equal(again.noisy, shared.noisy)
+    acc, acc_again = (dense_statistics(base, "sink_wanda", ids, s) for s in (shared, again))
+    assert all(torch.equal(acc[k], acc_again[k]) for k in acc)
     masks = {}
     for method in ("magnitude", "wanda", "sparsegpt", "sink_wanda", "sink_sparsegpt"):
         first = _pruned(base, method, "0.50", ids, shared)
@@ -96,11 +97,7 @@ def test_methods_differ_and_are_deterministic(llada) -> None:
 
 
 def _with_scores(model, ids, noisy, scores, sinks: SinkSettings, steps) -> SharedStats:
-    stable = stable_mask(scores, sinks)
-    stable_sinks = stable_sink_gate(scores, tau=sinks.tau)
-    acc, plain, weighted, acc_unstable = accumulate_statistics(model, ids, noisy, scores, stable,
-                                                               stable_sinks=stable_sinks)
-    return SharedStats(steps, scores, stable, acc, plain, weighted, stable_sinks, acc_unstable)
+    return SharedStats(steps, noisy, scores, stable_mask(scores, sinks), stable_sink_gate(scores, tau=sinks.tau))
 
 
 def _reference_acc(model, noisy: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -130,7 +127,7 @@ def test_unit_omega_reduces_each_sink_method_to_its_unweighted_form(llada) -> No
     assert _same(_pruned(base, "sink_structured", "0.30", ids, shared), _pruned(base, "structured", "0.30", ids, shared))
     # sink_wanda with ω ≡ 1 is Σ_t Σ_b ‖X_t,b[:, j]‖₂ on the dense model (released `sink` without sinks)
     reference = _reference_acc(base, noisy)
-    for name, acc in shared.acc.items():
+    for name, acc in dense_statistics(base, "sink_wanda", ids, shared).items():
         torch.testing.assert_close(acc, reference[name], rtol=1e-5, atol=1e-5)
 
 
@@ -188,9 +185,32 @@ def test_shared_stats_round_trip_and_compatibility(llada, tmp_path) -> None:
     shared.save(tmp_path / "shared.pt")
     loaded = SharedStats.load(tmp_path / "shared.pt")
     assert torch.equal(loaded.scores, shared.scores) and loaded.timesteps == shared.timesteps
-    assert loaded.acc.keys() == shared.acc.keys() and loaded.channel_sq.keys() == shared.channel_sq.keys()
+    assert torch.equal(loaded.noisy, shared.noisy) and torch.equal(loaded.stable_sinks, shared.stable_sinks)
     loaded.check_compatible(ids, SinkSettings())
     with pytest.raises(ValueError):
         loaded.check_compatible(ids, SinkSettings(alpha=3.0))
     with pytest.raises(ValueError):
         loaded.check_compatible(ids[:-1], SinkSettings())
+
+
+def test_each_method_measures_only_what_it_uses(llada) -> None:
+    """Sink-aware SparseGPT takes ω̄ from the sink scores and measures nothing more; sink-aware
+    Wanda its accumulators, the structured methods their channel norms (structured without the
+    sink scores); measured once, they give every sparsity the same model as measuring per call."""
+    base, ids, shared = llada
+    assert dense_statistics(base, "sink_sparsegpt", ids, shared) is None
+    assert dense_statistics(base, "wanda", ids, None) is None
+    acc = dense_statistics(base, "sink_wanda", ids, shared)
+    assert len(acc) == 7 * ARCH["num_layers"]
+    plain = dense_statistics(base, "structured", ids, None)
+    weighted = dense_statistics(base, "sink_structured", ids, shared)
+    assert sorted(plain) == sorted(weighted) == list(range(ARCH["num_layers"]))
+    assert not torch.equal(plain[0], weighted[0])
+    for method, dense in (("sink_wanda", acc), ("structured", plain), ("sink_structured", weighted)):
+        for spec in ("0.30", "0.50"):
+            once = copy.deepcopy(base)
+            prune_model(once, method, parse_sparsity(spec), ids, shared if method in NEEDS_SHARED else None,
+                        SETTINGS, dense)
+            assert _same(once, _pruned(base, method, spec, ids, shared)), method
+    with pytest.raises(ValueError, match="sink_wanda"):
+        dense_statistics(base, "sink_wanda", ids, None)

@@ -2,8 +2,9 @@
 variants and structured MLP-channel pruning.
 
 Core math is in pure tensor functions (``sparsity``, ``importance``, ``sparsegpt``); ``stats``
-computes the per-model shared statistics once; ``methods`` holds one function per method;
-``api`` and ``__main__`` are the file-level edges used by ``rules/prune.smk``.
+computes the sink scores once per model and each method's own statistics of the dense model;
+``methods`` holds one function per method; ``api`` and ``__main__`` are the file-level edges
+used by ``rules/prune.smk``.
 """
 
 from importlib import import_module

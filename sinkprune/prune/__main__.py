@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sinkprune prune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    stats = sub.add_parser("stats", help="shared sink statistics and accumulators (once per model)")
+    stats = sub.add_parser("stats", help="sink scores shared by the sink-aware methods (once per model)")
     run = sub.add_parser("run", help="prune one model with one method at one sparsity")
     diff = sub.add_parser("diff", help="mask entries that differ between protocol released and corrected")
     for p in (stats, run, diff):

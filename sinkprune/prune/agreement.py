@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from sinkprune.prune.methods import NEEDS_SHARED, STRUCTURED, prune_model, structured_keep
+from sinkprune.prune.methods import NEEDS_SHARED, STRUCTURED, dense_statistics, prune_model, structured_keep
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import compute_shared_stats
@@ -52,7 +52,8 @@ def pruning_decisions(model_dir: str | Path, ids: torch.Tensor, settings: PruneS
         model = load_model(model_dir, device=device, dtype=dtype)
         if method in STRUCTURED:
             ratio = parse_sparsity(structured_ratio).ratio
-            keeps = structured_keep(model, shared.to(model.device), ratio, sink=method == "sink_structured")
+            norms = dense_statistics(model, method, ids, shared)  # corrected passes, as the scores above
+            keeps = structured_keep(model, norms, ratio)
             removed = {}
             for i, keep in enumerate(keeps):
                 mask = torch.ones(model.intermediate_sizes()[i], dtype=torch.bool)

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from sinkprune.device import placement
-from sinkprune.prune.methods import NEEDS_SHARED, prune_model
+from sinkprune.prune.methods import NEEDS_SHARED, dense_statistics, prune_model
 from sinkprune.prune.report import peak_rss_mb, sparsity_report
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
@@ -38,7 +38,7 @@ def _setup(config_path: str | Path) -> tuple[PruneSettings, torch.device, torch.
 
 
 def run_stats(model_dir: str | Path, calib: str | Path, config: str | Path, out: str | Path) -> SharedStats:
-    """Compute and save the shared statistics of the dense model at ``model_dir``."""
+    """Compute and save the sink scores of the dense model at ``model_dir`` (shared.pt)."""
     from sinkprune.models import load_model
 
     settings, device, dtype = _setup(config)
@@ -51,7 +51,7 @@ def run_stats(model_dir: str | Path, calib: str | Path, config: str | Path, out:
     shared.save(out)
     # The wall time goes to the log, not into shared.pt: files under results/ are byte-identical
     # across reruns of the same config.
-    print(f"shared statistics of {model_dir}: {len(shared.timesteps)} timesteps × {ids.shape[0]} "
+    print(f"sink scores of {model_dir}: {len(shared.timesteps)} timesteps × {ids.shape[0]} "
           f"sequences in {seconds:.1f} s → {out}")
     return shared
 
@@ -61,8 +61,10 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
                 reports: list[str | Path], timings: list[str | Path] | None = None) -> list[dict[str, Any]]:
     """Prune the dense model at ``model_dir`` once per sparsity; save each to ``outs[i]``.
 
-    Several sparsities share one process so that imports, the calibration batch and the shared
-    statistics are loaded once (at mini scale a job's start-up costs more than its pruning).
+    Several sparsities share one process so that imports, the calibration batch, the shared
+    statistics and the method's own statistics of the dense model are loaded or measured once
+    (at mini scale a job's start-up costs more than its pruning); the first sparsity's wall time
+    includes that measurement.
     ``reports[i]`` gets the deterministic JSON report; the measured wall time and peak memory go
     to ``timings[i]`` when given (kept outside results/, which must be byte-identical on rerun).
     """
@@ -78,11 +80,14 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
         shared = SharedStats.load(shared_path)
         shared.check_compatible(ids, settings.sinks, settings.protocol)
     results = []
+    dense = None
     for i, spec in enumerate(specs):
         model = load_model(model_dir, device=device, dtype=dtype)
         dense_params = sum(p.numel() for p in model.parameters())
         start = time.perf_counter()
-        prune_model(model, method, spec, ids, shared, settings)
+        if i == 0:  # the first model is still dense; its statistics serve every sparsity
+            dense = dense_statistics(model, method, ids, shared, settings.released)
+        prune_model(model, method, spec, ids, shared, settings, dense)
         wall = time.perf_counter() - start
         save_model(model, outs[i])
         result = {

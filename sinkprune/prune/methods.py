@@ -3,7 +3,8 @@
 Layer-sequential methods (wanda, sparsegpt, sink_sparsegpt) propagate the clean calibration batch
 block by block: statistics of block i's seven linear inputs are gathered on the unpruned block,
 all seven are pruned, then block i's pruned outputs become block i+1's inputs (as released).
-One-shot methods (magnitude, sink_wanda, structured variants) use the dense model's statistics.
+One-shot methods (magnitude, sink_wanda, structured variants) use the dense model's statistics
+(:func:`dense_statistics`), which a prune job measures once and reuses at every sparsity.
 
 ``*_unstable`` methods are the paper's wording, "suppress unstable sinks": ω = 1 at stable sinks
 (``sinks.tau``), ω = 1 − s elsewhere; the released code never gates (``sinks.gate: none``).
@@ -25,7 +26,7 @@ from sinkprune.prune.names import METHODS, NEEDS_SHARED, STRUCTURED, UNSTRUCTURE
 from sinkprune.prune.settings import BATCH_SIZE, PruneSettings
 from sinkprune.prune.sparsegpt import HessianAccumulator, sparsegpt_prune
 from sinkprune.prune.sparsity import Sparsity, row_mask, select_mask
-from sinkprune.prune.stats import SharedStats, hide_keys, pad_keys
+from sinkprune.prune.stats import SharedStats, channel_norms, hide_keys, pad_keys, sink_wanda_accumulators
 
 
 def _zero(module: torch.nn.Linear, mask: torch.Tensor) -> None:
@@ -116,15 +117,13 @@ def prune_sparsegpt(model: Any, ids: torch.Tensor, sparsity: Sparsity, percdamp:
 
 
 @torch.no_grad()
-def prune_sink_wanda(model: Any, shared: SharedStats, sparsity: Sparsity, released: bool = False,
-                     unstable: bool = False) -> None:
+def prune_sink_wanda(model: Any, acc: dict[str, torch.Tensor], sparsity: Sparsity, released: bool = False) -> None:
     """Sink-aware Wanda (released ``sink``): ``|W_ij|·acc_j`` from the dense one-shot accumulators.
 
-    Per output row, or N:M. The released code ignores N:M here and prunes ``int(D_in·N/M)``
-    per row instead; ``released=True`` does the same. ``unstable`` uses the accumulators of the
-    paper's wording (ω = 1 at stable sinks).
+    acc: :func:`~sinkprune.prune.stats.sink_wanda_accumulators` of the dense model (the
+    ``*_unstable`` variant's for it). Per output row, or N:M. The released code ignores N:M here
+    and prunes ``int(D_in·N/M)`` per row instead; ``released=True`` does the same.
     """
-    acc = shared.acc_unstable if unstable else shared.acc
     for i in range(model.num_layers):
         for name, module in model.linear_modules(i).items():
             scores = accumulated_scores(module.weight, acc[f"{i}.{name}"])
@@ -146,38 +145,68 @@ def prune_sink_sparsegpt(model: Any, ids: torch.Tensor, shared: SharedStats, spa
 
 
 @torch.no_grad()
-def structured_keep(model: Any, shared: SharedStats, ratio: float, sink: bool = False) -> list[torch.Tensor]:
+def structured_keep(model: Any, norms: dict[int, torch.Tensor], ratio: float) -> list[torch.Tensor]:
     """MLP channels each layer keeps (sorted indices) when ``round(ratio·I)`` are removed by
-    ``Σ_rows |W_down[:, c]|·‖X_c‖₂`` (``sink=True``: ``‖(ω̄ ⊙ X)_c‖₂``), norms of the dense model."""
-    norms = shared.channel_sq_sink if sink else shared.channel_sq
+    ``Σ_rows |W_down[:, c]|·‖X_c‖₂``; norms: ``Σ X_c²`` per layer of the dense model
+    (:func:`dense_statistics`; ``Σ (ω̄ X)_c²`` for sink-aware structured)."""
     return [channels_to_keep(channel_scores(model.linear_modules(i)["down_proj"].weight, norms[i]), ratio)
             for i in range(model.num_layers)]
 
 
 @torch.no_grad()
-def prune_structured(model: Any, shared: SharedStats, ratio: float, sink: bool = False) -> None:
+def prune_structured(model: Any, norms: dict[int, torch.Tensor], ratio: float) -> None:
     """Remove ``round(ratio·I)`` MLP channels per layer (:func:`structured_keep`), one shot.
 
     The layers become physically smaller (``SinkModel.keep_mlp_channels``).
     """
-    for i, keep in enumerate(structured_keep(model, shared, ratio, sink)):
+    for i, keep in enumerate(structured_keep(model, norms, ratio)):
         model.keep_mlp_channels(i, keep)
 
 
-def prune_model(model: Any, method: str, sparsity: Sparsity, ids: torch.Tensor,
-                shared: SharedStats | None, settings: PruneSettings) -> None:
-    """Dispatch ``method`` (one of :data:`METHODS`) on ``model`` in place."""
+def dense_statistics(model: Any, method: str, ids: torch.Tensor, shared: SharedStats | None,
+                     released: bool = False) -> dict | None:
+    """What a one-shot ``method`` measures on the still dense ``model`` before pruning it, or None.
+
+    sink_wanda(_unstable): its accumulators (a second pass over the noisy inputs of ``shared``);
+    structured / sink_structured: channel norms of a clean pass over ``ids`` ``[N, S]`` (ω̄-weighted
+    for the latter). The other methods measure nothing beyond the calibration batch and ``shared``.
+    ``shared`` is moved to the model's device; the result lives there.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if method in NEEDS_SHARED and shared is None:
         raise ValueError(f"method {method!r} needs the shared statistics (prune stats)")
+    ids = ids.to(model.device)
+    shared = None if shared is None else shared.to(model.device)
+    if method in ("sink_wanda", "sink_wanda_unstable"):
+        return sink_wanda_accumulators(model, ids, shared, unstable=method.endswith("_unstable"))
+    if method == "structured":
+        return channel_norms(model, ids, released=released)
+    if method == "sink_structured":
+        return channel_norms(model, ids, shared.omega_bar(), released=released)
+    return None
+
+
+def prune_model(model: Any, method: str, sparsity: Sparsity, ids: torch.Tensor,
+                shared: SharedStats | None, settings: PruneSettings, dense: dict | None = None) -> None:
+    """Dispatch ``method`` (one of :data:`METHODS`) on ``model`` in place.
+
+    dense: :func:`dense_statistics` of this (still dense) model, when the caller prunes the same
+    dense model at several sparsities; measured here when None.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method in NEEDS_SHARED and shared is None:
+        raise ValueError(f"method {method!r} needs the shared statistics (prune stats)")
+    if method in STRUCTURED and sparsity.is_nm:
+        raise ValueError(f"structured methods take a channel ratio like '0.30', got {sparsity.tag}")
     # Calibration batch and statistics join the model on its device (no-ops on the CPU).
     ids = ids.to(model.device)
     shared = None if shared is None else shared.to(model.device)
+    if dense is None:
+        dense = dense_statistics(model, method, ids, shared, settings.released)
     if method in STRUCTURED:
-        if sparsity.is_nm:
-            raise ValueError(f"structured methods take a channel ratio like '0.30', got {sparsity.tag}")
-        prune_structured(model, shared, sparsity.ratio, sink=method == "sink_structured")
+        prune_structured(model, dense, sparsity.ratio)
     elif method == "magnitude":
         prune_magnitude(model, sparsity, settings.released)
     elif method == "wanda":
@@ -185,7 +214,7 @@ def prune_model(model: Any, method: str, sparsity: Sparsity, ids: torch.Tensor,
     elif method == "sparsegpt":
         prune_sparsegpt(model, ids, sparsity, settings.percdamp, settings.blocksize, released=settings.released)
     elif method in ("sink_wanda", "sink_wanda_unstable"):
-        prune_sink_wanda(model, shared, sparsity, settings.released, unstable=method.endswith("_unstable"))
+        prune_sink_wanda(model, dense, sparsity, settings.released)
     else:
         prune_sink_sparsegpt(model, ids, shared, sparsity, settings.percdamp, settings.blocksize, settings.released,
                              unstable=method.endswith("_unstable"))

@@ -9,7 +9,8 @@ UNSTRUCTURED = ("magnitude", "wanda", "sparsegpt", "sink_wanda", "sink_sparsegpt
                 "sink_sparsegpt_unstable")
 STRUCTURED = ("structured", "sink_structured")
 METHODS = UNSTRUCTURED + STRUCTURED
-# Methods that load results/prune/{model}/shared.pt (sink scores, accumulators, channel norms);
-# the others (magnitude, wanda, sparsegpt) run without waiting for it.
-NEEDS_SHARED = ("sink_wanda", "sink_sparsegpt", "sink_wanda_unstable", "sink_sparsegpt_unstable", "structured",
+# Methods that load results/prune/{model}/shared.pt (the sink scores and the noisy inputs they came
+# from); the others (magnitude, wanda, sparsegpt, structured) run without waiting for it. Each
+# method measures its own statistics of the dense model in its job (methods.dense_statistics).
+NEEDS_SHARED = ("sink_wanda", "sink_sparsegpt", "sink_wanda_unstable", "sink_sparsegpt_unstable",
                 "sink_structured")

@@ -1,8 +1,8 @@
 """How far ``protocol: released`` and ``protocol: corrected`` masks differ, per method and sparsity.
 
 One process prunes the dense model both ways for every method and sparsity of the config, on the
-same calibration batch (the config's), each protocol with its own shared statistics (their noise
-streams differ), and counts the mask entries that differ. Unstructured methods compare the
+same calibration batch (the config's), each protocol with its own sink scores (their noise
+streams differ) and each method's own statistics of the dense model, and counts the mask entries that differ. Unstructured methods compare the
 zero pattern of every prunable linear weight; structured methods compare the removed MLP
 channels. Nothing is read from stored pruned checkpoints, so the job needs only the dense model.
 
@@ -23,7 +23,7 @@ import yaml
 
 from sinkprune.prune.capture import all_linear_modules
 from sinkprune.prune.importance import channel_scores, channels_to_keep
-from sinkprune.prune.methods import NEEDS_SHARED, STRUCTURED, prune_model
+from sinkprune.prune.methods import NEEDS_SHARED, STRUCTURED, dense_statistics, prune_model
 from sinkprune.prune.settings import PROTOCOLS, PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import SharedStats, compute_shared_stats
@@ -37,9 +37,11 @@ def weight_masks(model: Any) -> torch.Tensor:
     return torch.cat([(m.weight.detach() == 0).flatten().cpu() for m in all_linear_modules(model).values()])
 
 
-def channel_masks(model: Any, shared: SharedStats, ratio: float, sink: bool) -> torch.Tensor:
-    """Removed MLP channels of every layer under structured pruning at ``ratio`` (bool, concatenated)."""
-    norms = shared.channel_sq_sink if sink else shared.channel_sq
+def channel_masks(model: Any, norms: dict[int, torch.Tensor], ratio: float) -> torch.Tensor:
+    """Removed MLP channels of every layer under structured pruning at ``ratio`` (bool, concatenated).
+
+    norms: channel norms of the dense model per layer (:func:`~sinkprune.prune.methods.dense_statistics`).
+    """
     masks = []
     for i in range(model.num_layers):
         down = model.linear_modules(i)["down_proj"]
@@ -50,13 +52,19 @@ def channel_masks(model: Any, shared: SharedStats, ratio: float, sink: bool) -> 
 
 
 def masks_of(model: Any, method: str, spec: str, ids: torch.Tensor, shared: SharedStats | None,
-             settings: PruneSettings) -> torch.Tensor:
-    """The mask ``method`` at ``spec`` gives on the dense ``model`` (left unchanged) under ``settings``."""
+             settings: PruneSettings, dense: dict | None = None) -> torch.Tensor:
+    """The mask ``method`` at ``spec`` gives on the dense ``model`` (left unchanged) under ``settings``.
+
+    dense: the method's :func:`~sinkprune.prune.methods.dense_statistics` of ``model`` (measured
+    here when None).
+    """
     sparsity = parse_sparsity(spec)
+    if dense is None:
+        dense = dense_statistics(model, method, ids, shared, settings.released)
     if method in STRUCTURED:
-        return channel_masks(model, shared, sparsity.ratio, sink=method == "sink_structured")
+        return channel_masks(model, dense, sparsity.ratio)
     pruned = copy.deepcopy(model)
-    prune_model(pruned, method, sparsity, ids, shared, settings)
+    prune_model(pruned, method, sparsity, ids, shared, settings, dense)
     return weight_masks(pruned)
 
 
@@ -72,8 +80,11 @@ def diff_rows(model: Any, name: str, ids: torch.Tensor, config: dict[str, Any]) 
     rows = []
     for method in methods:
         specs = prune.get("structured_ratios", []) if method in STRUCTURED else prune["sparsities"]
+        # each method's statistics of the dense model, once per protocol for all its sparsities
+        dense = {p: dense_statistics(model, method, ids, shared[p] if method in NEEDS_SHARED else None,
+                                     settings[p].released) for p in PROTOCOLS}
         for spec in specs:
-            released, corrected = (masks_of(model, method, spec, ids, shared[p], settings[p])
+            released, corrected = (masks_of(model, method, spec, ids, shared[p], settings[p], dense[p])
                                    for p in ("released", "corrected"))
             differing = int((released != corrected).sum())
             rows.append({"model": name, "method": method, "sparsity": parse_sparsity(spec).tag,

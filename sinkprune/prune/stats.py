@@ -1,17 +1,20 @@
-"""Per-model statistics shared by every pruning method and sparsity (computed once; shared.pt).
+"""Statistics of the dense model that the pruning methods take from the calibration batch.
 
-For each calibration sequence and each sampled timestep t (docs/method.md §1–2, §4):
+Shared by the sink-aware methods (computed once per model; shared.pt), for each calibration
+sequence and each sampled timestep t (docs/method.md §1–2, §4):
 1. forward-noise the sequence (LLaDA: every position may be masked; Dream: never the first and
    last; a model without a mask token — causal reference — sees its clean input),
-2. a forward pass under ``observe_attention`` gives the received mass m_t → sink score s_t,
-3. once all T scores of the sequence exist (the ``unstable`` gate needs them all), a second
-   forward pass on each same noisy input accumulates, for every linear layer of the *dense*
-   model, ``acc_j += ‖ω_t ⊙ X_t[:, j]‖₂`` (released sink-aware Wanda),
-4. ``s̄ = mean_t s_t`` and ω̄ = 1 − s̄ (gated alike); a clean pass of the dense model stores
-   ``Σ X_c²`` and ``Σ (ω̄ X)_c²`` of every down-projection input (structured channel norms).
+2. a forward pass under ``observe_attention`` gives the received mass m_t → sink score s_t;
+   ``s̄ = mean_t s_t`` and ω̄ = 1 − s̄ (gated alike; sink-aware SparseGPT needs nothing more).
 
-The same second pass also accumulates the paper's wording, "suppress unstable sinks" (ω = 1 at
-stable sinks, ``sinks.tau``), for the ``*_unstable`` methods, whatever ``sinks.gate`` says.
+Each method's own statistics are measured in its prune job, once, on the dense model:
+3. sink-aware Wanda (:func:`sink_wanda_accumulators`): once all T scores of a sequence exist
+   (the ``unstable`` gate needs them all), a second forward pass on each same noisy input
+   accumulates, for every linear layer, ``acc_j += ‖ω_t ⊙ X_t[:, j]‖₂`` (released sink-aware
+   Wanda); the ``*_unstable`` variant weights by the paper's wording, "suppress unstable sinks"
+   (ω = 1 at stable sinks, ``sinks.tau``), whatever ``sinks.gate`` says,
+4. structured (:func:`channel_norms`): a clean pass stores ``Σ X_c²`` of every down-projection
+   input; sink-aware structured stores ``Σ (ω̄ X)_c²`` and so also needs the sink scores.
 
 Noise (step 1) under ``protocol: corrected``: one generator seeded with the config seed, one
 draw for the whole batch per timestep (step-major), the LLaDA grid for both families. Under
@@ -19,7 +22,8 @@ draw for the whole batch per timestep (step-major), the LLaDA grid for both fami
 ``rand`` of ``[1, S]`` per sample and timestep, sample-major, from the seeded stream on the
 model's device (the release seeds the global generator at start-up and nothing draws from it
 before the calibration passes); Dream first draws ``u0`` and uses t = (u0 + i/B) mod 1 = u0
-instead of the grid, and its passes mask pad tokens of the clean window out of attention.
+instead of the grid, and its noisy passes mask pad tokens of the clean window out of attention.
+Released passes run one sequence at a time (sample-major for step 3), so sums round as its do.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from sinkprune.prune.importance import sequence_norms, sum_squares
 from sinkprune.prune.settings import BATCH_SIZE, SinkSettings
 from sinkprune.sinks.scores import sink_scores, stable_sink_gate, token_weights
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def ids_digest(ids: torch.Tensor) -> str:
@@ -49,29 +53,25 @@ def ids_digest(ids: torch.Tensor) -> str:
 
 @dataclass
 class SharedStats:
-    """Statistics of one dense model on one calibration batch of N sequences of length S.
+    """Sink scores of one dense model on one calibration batch of N sequences of length S.
 
-    scores: s_t ``[T, N, S]``; stable: bool ``[N, S]`` (``gate: unstable``) or None; acc: per
-    linear layer ``"{layer}.{name}"`` the summed ω-weighted norms ``[D_in]``; channel_sq /
-    channel_sq_sink: per layer ``Σ X_c²`` / ``Σ (ω̄ X)_c²`` of the down-projection input ``[I]``;
-    stable_sinks / acc_unstable: the stable-sink gate and ``acc`` under the paper's wording
-    (``*_unstable`` methods), computed whatever ``sinks.gate`` says.
+    noisy: the forward-noised inputs ``[T, N, S]`` the scores came from (sink-aware Wanda runs
+    them again); scores: s_t ``[T, N, S]``; stable: bool ``[N, S]`` (``gate: unstable``) or
+    None; stable_sinks: the stable-sink gate of the paper's wording (``*_unstable`` methods),
+    computed whatever ``sinks.gate`` says.
     """
 
     timesteps: list[float]
+    noisy: torch.Tensor
     scores: torch.Tensor
     stable: torch.Tensor | None
-    acc: dict[str, torch.Tensor]
-    channel_sq: dict[int, torch.Tensor]
-    channel_sq_sink: dict[int, torch.Tensor]
     stable_sinks: torch.Tensor
-    acc_unstable: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sbar(self) -> torch.Tensor:
         """``s̄ = mean_t s_t`` ``[N, S]`` (summed step by step under protocol released)."""
-        return mean_over_steps(self.scores, self.meta.get("protocol") == "released")
+        return mean_over_steps(self.scores, self.released)
 
     def omega_bar(self, unstable: bool = False) -> torch.Tensor:
         """ω̄ = 1 − s̄ ``[N, S]`` (sink-aware SparseGPT), 1 at stable sinks under the config's
@@ -84,14 +84,14 @@ class SharedStats:
         if self.scores.device == device:
             return self
 
-        def move(values: dict) -> dict:
-            return {k: v.to(device) for k, v in values.items()}
-
-        return replace(self, scores=self.scores.to(device),
+        return replace(self, noisy=self.noisy.to(device), scores=self.scores.to(device),
                        stable=None if self.stable is None else self.stable.to(device),
-                       stable_sinks=None if self.stable_sinks is None else self.stable_sinks.to(device),
-                       acc=move(self.acc), acc_unstable=move(self.acc_unstable), channel_sq=move(self.channel_sq),
-                       channel_sq_sink=move(self.channel_sq_sink))
+                       stable_sinks=None if self.stable_sinks is None else self.stable_sinks.to(device))
+
+    @property
+    def released(self) -> bool:
+        """Whether these scores follow ``protocol: released`` (sample-major passes at batch size 1)."""
+        return self.meta.get("protocol") == "released"
 
     def save(self, path: str | Path) -> None:
         """Write to ``path`` with ``torch.save`` (plain tensors and builtins only, on the host)."""
@@ -249,65 +249,73 @@ def stable_mask(scores: torch.Tensor, sinks: SinkSettings) -> torch.Tensor | Non
     return stable_sink_gate(scores, tau=sinks.tau) if sinks.gate == "unstable" else None
 
 
-@torch.no_grad()
-def accumulate_statistics(model: Any, ids: torch.Tensor, noisy: torch.Tensor, scores: torch.Tensor,
-                          stable: torch.Tensor | None, batch_size: int = BATCH_SIZE,
-                          stable_sinks: torch.Tensor | None = None, pads: torch.Tensor | None = None,
-                          sample_major: bool = False) -> tuple[dict[str, torch.Tensor], ...]:
-    """Second pass (sink-aware Wanda accumulators) and clean pass (channel norms) on the dense model.
+def passes_batch_size(released: bool) -> int:
+    """Sequences per forward pass: the release's default of 1 under ``released`` (its sums round
+    as ours then do), else :data:`BATCH_SIZE`."""
+    return 1 if released else BATCH_SIZE
 
-    ids: clean ``[N, S]``; noisy/scores: ``[T, N, S]``; stable: ``[N, S]`` or None (config gate);
-    stable_sinks: ``[N, S]`` gate of the paper's wording (default: ``stable``); pads: optional
-    bool ``[N, S]`` of keys hidden from attention in the noisy passes (released Dream);
-    sample_major: the released order of the noisy passes (per sample, per step, batch size 1).
-    Returns (acc per linear ``[D_in]``, Σ X² and Σ (ω̄X)² per layer's down-projection input ``[I]``,
-    acc under ``stable_sinks``).
+
+@torch.no_grad()
+def sink_wanda_accumulators(model: Any, ids: torch.Tensor, shared: SharedStats,
+                            unstable: bool = False) -> dict[str, torch.Tensor]:
+    """Second pass on the dense model (step 3): acc per linear ``"{layer}.{name}"`` ``[D_in]`` float32.
+
+    Runs every noisy input of ``shared`` (on the model's device) again, weighting tokens by
+    ω_t = 1 − s_t, 1 at stable sinks under the config's gate or, with ``unstable``, under the
+    paper's wording. ids: the clean calibration batch ``[N, S]`` (released Dream hides its pad
+    keys). Under ``released`` the passes go sample by sample and step by step at batch size 1
+    (the released order of the sums); else step-major over chunks.
     """
+    released = shared.released
+    noisy, scores = shared.noisy, shared.scores
+    pads = pad_keys(model, ids, released)
     linears = all_linear_modules(model)
     # float32 accumulators on the model's device, whatever the model's dtype (released code).
     acc = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in linears.items()}
-    acc_unstable = {name: torch.zeros(m.in_features, device=m.weight.device) for name, m in linears.items()}
     current: dict[str, Any] = {"x": None}
 
     def add_norms(name: str, x: torch.Tensor) -> None:
         # q/k/v (and gate/up) receive the same tensor: compute its weighted norms once.
         if current["x"] is not x:
             current["x"], current["norms"] = x, sequence_norms(x, current["omega"])
-            current["norms_unstable"] = sequence_norms(x, current["omega_unstable"])
         acc[name] += current["norms"]
-        acc_unstable[name] += current["norms_unstable"]
 
-    omega = token_weights(scores, stable)
-    omega_unstable = token_weights(scores, stable if stable_sinks is None else stable_sinks)
-    # Step-major over chunks (corrected) or, with sample_major, sample by sample and step by step
-    # at batch size 1 (the released order of the sums, so they round as its do).
-    passes = ([(t, slice(n, n + 1)) for n in range(ids.shape[0]) for t in range(noisy.shape[0])] if sample_major
-              else [(t, sl) for t in range(noisy.shape[0]) for sl in chunk_slices(ids.shape[0], batch_size)])
+    omega = token_weights(scores, shared.stable_sinks if unstable else shared.stable)
+    passes = ([(t, slice(n, n + 1)) for n in range(noisy.shape[1]) for t in range(noisy.shape[0])] if released
+              else [(t, sl) for t in range(noisy.shape[0]) for sl in chunk_slices(noisy.shape[1], BATCH_SIZE)])
     with input_hooks(linears, add_norms):
         for t, sl in passes:
-            current["omega"], current["omega_unstable"], current["x"] = omega[t, sl], omega_unstable[t, sl], None
+            current["omega"], current["x"] = omega[t, sl], None
             run_blocks(model, noisy[t, sl], None if pads is None else pads[sl])
+    return acc
 
+
+@torch.no_grad()
+def channel_norms(model: Any, ids: torch.Tensor, omega: torch.Tensor | None = None,
+                  released: bool = False) -> dict[int, torch.Tensor]:
+    """Clean pass on the dense model (step 4): ``Σ (ω X)_c²`` ``[I]`` float32 of each layer's
+    down-projection input.
+
+    ids: clean ``[N, S]`` on the model's device; omega: ω̄ ``[N, S]`` (sink-aware structured) or
+    None for ω ≡ 1; ``released``: one sequence per pass.
+    """
     downs = {i: model.linear_modules(i)["down_proj"] for i in range(model.num_layers)}
-    plain = {i: torch.zeros(m.in_features, device=m.weight.device) for i, m in downs.items()}
-    weighted = {i: torch.zeros(m.in_features, device=m.weight.device) for i, m in downs.items()}
-    omega_bar = token_weights(mean_over_steps(scores, sample_major), stable)
+    norms = {i: torch.zeros(m.in_features, device=m.weight.device) for i, m in downs.items()}
+    current: dict[str, Any] = {"omega": None}
 
     def add_channels(name: str, x: torch.Tensor) -> None:
-        i = int(name)
-        plain[i] += sum_squares(x)
-        weighted[i] += sum_squares(x, current["omega"])
+        norms[int(name)] += sum_squares(x, current["omega"])
 
     with input_hooks({str(i): m for i, m in downs.items()}, add_channels):
-        for sl in chunk_slices(ids.shape[0], batch_size):
-            current["omega"] = omega_bar[sl]
+        for sl in chunk_slices(ids.shape[0], passes_batch_size(released)):
+            current["omega"] = None if omega is None else omega[sl]
             run_blocks(model, ids[sl])
-    return acc, plain, weighted, acc_unstable
+    return norms
 
 
 def compute_shared_stats(model: Any, ids: torch.Tensor, sinks: SinkSettings, seed: int,
                          batch_size: int = BATCH_SIZE, protocol: str = "corrected") -> SharedStats:
-    """All shared statistics of ``model`` on calibration ``ids`` ``[N, S]`` (module docstring).
+    """Sink scores of ``model`` on calibration ``ids`` ``[N, S]`` (module docstring, steps 1–2).
 
     Noise is drawn on the host (``released``: on the model's device, as the release draws it);
     the passes run on the model's device; the result is on the host.
@@ -316,20 +324,13 @@ def compute_shared_stats(model: Any, ids: torch.Tensor, sinks: SinkSettings, see
     ids = ids.cpu()
     if released:
         steps, noisy = released_noisy_inputs(model, ids, sinks, seed)
-        batch_size = 1  # the release's default batch size: its sums round as ours then do
+        batch_size = passes_batch_size(released)
     else:
         steps, noisy = noisy_inputs(model, ids, sinks, torch.Generator().manual_seed(seed))
     pads = pad_keys(model, ids, released)
-    on_device = noisy.to(model.device)
-    scores = sink_score_passes(model, on_device, sinks, batch_size, pads)
-    stable = stable_mask(scores, sinks)
-    stable_sinks = stable_sink_gate(scores, tau=sinks.tau)
-    acc, plain, weighted, acc_unstable = accumulate_statistics(model, ids.to(model.device), on_device, scores,
-                                                               stable, batch_size, stable_sinks, pads,
-                                                               sample_major=released)
+    scores = sink_score_passes(model, noisy.to(model.device), sinks, batch_size, pads)
     meta = {"calib_sha256": ids_digest(ids), "sinks": asdict(sinks), "seed": seed, "protocol": protocol,
             "n_samples": int(ids.shape[0]), "seq_len": int(ids.shape[1]), "batch_size": batch_size,
             "masked_fraction": float((noisy != ids.unsqueeze(0)).float().mean())}
-    return SharedStats(timesteps=steps, scores=scores, stable=stable, acc=acc, channel_sq=plain,
-                       channel_sq_sink=weighted, stable_sinks=stable_sinks, acc_unstable=acc_unstable,
-                       meta=meta).to("cpu")
+    return SharedStats(timesteps=steps, noisy=noisy, scores=scores, stable=stable_mask(scores, sinks),
+                       stable_sinks=stable_sink_gate(scores, tau=sinks.tau), meta=meta).to("cpu")
