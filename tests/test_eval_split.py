@@ -68,11 +68,14 @@ def test_split_evaluation_equals_one_job(tmp_path):
 
     config["prune"]["group_sparsities"] = False
     config["eval"]["split"] = "task"
+    # The second task as 3 shards (documents i::3, eval.limit 8: 3, 3, 2), merged exactly.
+    first, sharded = config["eval"]["tasks"][:2]
+    config["eval"]["shards"] = {sharded: 3}
     config_path.write_text(yaml.safe_dump(config))
     _snakemake(work, config_path, *evals)
     for path, content in grouped.items():
         assert (work / path).read_bytes() == content, path
-    shards = sorted(p.name for p in (work / "results/eval_tasks/tiny-llada/wanda/0.50").iterdir())
-    assert shards == sorted(f"{t}.json" for t in config["eval"]["tasks"])
+    parts = sorted(p.name for p in (work / "results/eval_tasks/tiny-llada/wanda/0.50").iterdir())
+    assert parts == sorted([f"{first}.json"] + [f"{sharded}.shard{i}-of-3.json" for i in range(3)])
     # The pruned checkpoint is temporary: removed once its evaluations ran.
     assert not (work / "results/prune/tiny-llada/wanda/0.50/model").exists()

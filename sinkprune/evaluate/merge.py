@@ -7,8 +7,9 @@ fits its runtime. Each part is the stable output of ``sinkprune.evaluate`` for o
 merge takes the union of the per-task sections and checks that everything else (model, seed,
 settings, lm-eval version) agrees. A task's numbers do not depend on the other tasks evaluated
 with it (each request's Monte Carlo masks are seeded by its own tokens, few-shot samplers are
-seeded per task), so the merged file has the same content as a single job's. Written here
-because lm-eval has no merge of saved results.
+seeded per task), so the merged file has the same content as a single job's. Shards of one
+task (``eval.shards``, a ``shard`` section in each part) are first joined into that task's
+result (sinkprune/evaluate/shards.py). Written here because lm-eval has no merge of saved results.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -
     if not parts:
         raise ValueError("nothing to merge: no per-task results given")
     names = names or [f"part {i}" for i in range(len(parts))]
+    parts, names = _join_shards(parts, names)
     merged: dict[str, Any] = {}
     tasks: list[str] = []
     for name, part in zip(names, parts):
@@ -53,6 +55,27 @@ def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -
     if "eval_settings" in merged:
         merged["eval_settings"] = dict(merged["eval_settings"], tasks=tasks)
     return merged
+
+
+def _join_shards(parts: list[dict[str, Any]], names: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Parts with the shards of each task replaced by that task's joined result (at its first shard)."""
+    from sinkprune.evaluate.run import _clean
+    from sinkprune.evaluate.shards import merge_shards
+
+    groups: dict[str, list[int]] = {}
+    for i, part in enumerate(parts):
+        if "shard" in part:
+            groups.setdefault(part["shard"]["task"], []).append(i)
+    out_parts, out_names = [], []
+    for i, (part, name) in enumerate(zip(parts, names)):
+        if "shard" not in part:
+            out_parts.append(part)
+            out_names.append(name)
+        elif groups[part["shard"]["task"]][0] == i:
+            idx = groups[part["shard"]["task"]]
+            out_parts.append(_clean(merge_shards([parts[j] for j in idx], [names[j] for j in idx])))
+            out_names.append(f"shards of {part['shard']['task']}")
+    return out_parts, out_names
 
 
 def main(argv: list[str] | None = None) -> None:
