@@ -139,3 +139,12 @@ def test_plan_splits_a_sharded_task_by_documents():
     assert len(jobs) == count * len([j for j in planner.jobs if j.rule == "merge_eval"])
     with pytest.raises(KeyError, match="eval.shards"):
         Planner(config)._shard_shares("llada", "gsm8k", docs + 1)
+
+
+def test_a_shard_without_documents_is_named(tiny, capsys):
+    from sinkprune.evaluate.__main__ import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["--model", str(tiny / "m"), "--tasks-dir", str(tiny / "tasks"), "--config", str(tiny / "c.yaml"),
+              "--tasks", "mini_hellaswag", "--shard", f"7/{LIMIT + 1}", "--out", str(tiny / "empty.json")])
+    assert "eval.shards" in str(err.value) and "mini_hellaswag" in str(err.value)

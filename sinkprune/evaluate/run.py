@@ -175,6 +175,7 @@ def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int,
             raise KeyError(f"eval.shards: a shard job evaluates one single task (not a group or tag), got "
                            f"{', '.join(tasks.names)}")
         # lm-eval takes either a limit or explicit documents: the shard's share of the limited set.
+        aggregation = shards.aggregation_names(task)  # a metric the merge cannot recompute fails here
         selection = {"limit": None, "samples": {
             task.config.task: shards.prepare_shard(task, shard[0], shard[1], settings["limit"])}}
     results = lm_eval.simple_evaluate(
@@ -185,7 +186,7 @@ def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int,
     if shard is not None:
         name = task.config.task
         stable["shard"] = _clean(shards.shard_record(name, shard[0], shard[1], results["samples"][name],
-                                                     shards.aggregation_names(task), BOOTSTRAP_ITERS))
+                                                     aggregation, BOOTSTRAP_ITERS))
     return stable
 
 

@@ -63,13 +63,14 @@ class ShardSampler:
 
 def prepare_shard(task: Any, index: int, count: int, limit: int | None) -> list[int]:
     """Indices of this shard among the documents an unsharded run scores (``limit`` caps them);
-    installs ``ShardSampler`` on ``task`` when it draws few-shot examples."""
+    installs ``ShardSampler`` on ``task`` when it draws few-shot examples. KeyError for an empty shard."""
     docs = list(task.eval_docs)
     if limit is not None:
         docs = docs[: int(limit)]
     indices = shard_indices(len(docs), index, count)
     if not indices:
-        raise ValueError(f"task {task.config.task}: shard {index} of {count} has no documents ({len(docs)} in all)")
+        raise KeyError(f"eval.shards: task {task.config.task} has {len(docs)} documents, too few for shard {index} "
+                       f"of {count}")
     sampler = getattr(task, "sampler", None)
     if sampler is not None:
         same = task.fewshot_cfg.split == task.config.test_split if hasattr(task, "fewshot_cfg") else False
@@ -85,7 +86,7 @@ def aggregation_names(task: Any) -> dict[str, str]:
     names = {}
     for metric, fn in task.aggregation().items():
         if fn not in by_fn:
-            raise ValueError(f"task {task.config.task}: aggregation of {metric!r} is not in lm-eval's registry; "
+            raise KeyError(f"task {task.config.task}: aggregation of {metric!r} is not in lm-eval's registry; "
                              "it cannot be sharded (remove it from eval.shards)")
         names[metric] = by_fn[fn]
     return names
