@@ -44,6 +44,22 @@ def test_merge_refuses_one_task_with_two_results():
         merge_results([_part("a", 0.5), _part("a", 0.75)])
 
 
+def test_merge_joins_per_task_settings():
+    """eval.cfg / eval.task_mc_num: each per-task job records its own task's entry; the merge
+    gives the whole map one job records."""
+    a, b = _part("a", 0.75), _part("b", 0.5)
+    a["eval_settings"] = dict(a["eval_settings"], cfg={"a": 0.5}, task_mc_num={})
+    b["eval_settings"] = dict(b["eval_settings"], cfg={}, task_mc_num={"b": 1})
+    a["model"] = dict(a["model"], task_cfg={"a": 0.5}, task_mc_num={})
+    b["model"] = dict(b["model"], task_cfg={}, task_mc_num={"b": 1})
+    merged = merge_results([a, b])
+    assert merged["eval_settings"] == {"mc_num": 2, "tasks": ["a", "b"], "cfg": {"a": 0.5}, "task_mc_num": {"b": 1}}
+    assert merged["model"] == {"family": "llada", "task_cfg": {"a": 0.5}, "task_mc_num": {"b": 1}}
+    clash = dict(b, eval_settings=dict(b["eval_settings"], cfg={"a": 0.25}))
+    with pytest.raises(ValueError, match="eval_settings.cfg.a"):
+        merge_results([a, clash])
+
+
 def _snakemake(workdir: Path, config: Path, *targets: str) -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),

@@ -27,6 +27,11 @@ PER_TASK = ("results", "groups", "group_subtasks", "versions", "n-shot", "higher
             "configs", "chance")
 
 
+# Settings keyed by task that a per-task job records for its own task only (eval.cfg and
+# eval.task_mc_num, in eval_settings and in the model record): merged as a union, like PER_TASK.
+PER_TASK_SETTINGS = {"eval_settings": ("cfg", "task_mc_num"), "model": ("task_cfg", "task_mc_num")}
+
+
 def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:
     """One result dict from per-task ``parts`` (in task order); ValueError naming any conflict."""
     if not parts:
@@ -35,6 +40,7 @@ def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -
     parts, names = _join_shards(parts, names)
     merged: dict[str, Any] = {}
     tasks: list[str] = []
+    unions: dict[str, dict[str, dict[str, Any]]] = {}
     for name, part in zip(names, parts):
         for key, value in part.items():
             if key in PER_TASK:
@@ -43,15 +49,26 @@ def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -
                     if task in section and section[task] != entry:
                         raise ValueError(f"{name}: '{key}.{task}' differs from an earlier part")
                     section[task] = entry
-            elif key == "eval_settings":
-                settings = {k: v for k, v in value.items() if k != "tasks"}
+            elif key in PER_TASK_SETTINGS:
+                per_task = PER_TASK_SETTINGS[key]
+                settings = {k: v for k, v in value.items() if k not in ("tasks", *per_task)}
                 if merged.setdefault(key, settings) != settings:
-                    raise ValueError(f"{name}: eval_settings differ from an earlier part")
-                tasks += [t for t in value.get("tasks", []) if t not in tasks]
+                    what = "eval_settings differ" if key == "eval_settings" else f"'{key}' differs"
+                    raise ValueError(f"{name}: {what} from an earlier part")
+                if key == "eval_settings":
+                    tasks += [t for t in value.get("tasks", []) if t not in tasks]
+                for setting in per_task:
+                    if setting in value:
+                        section = unions.setdefault(key, {}).setdefault(setting, {})
+                        for task, entry in value[setting].items():
+                            if section.setdefault(task, entry) != entry:
+                                raise ValueError(f"{name}: '{key}.{setting}.{task}' differs from an earlier part")
             elif key not in merged:
                 merged[key] = value
             elif merged[key] != value:
                 raise ValueError(f"{name}: '{key}' differs from an earlier part ({merged[key]!r} vs {value!r})")
+    for key, sections in unions.items():
+        merged[key] = dict(merged[key], **sections)
     if "eval_settings" in merged:
         merged["eval_settings"] = dict(merged["eval_settings"], tasks=tasks)
     return merged
