@@ -111,6 +111,13 @@ def resources_for(rule_name):
 # evaluation job per pruned model × task, merged into one JSON per pruned model.
 GROUP_SPARSITIES = bool(config["prune"].get("group_sparsities", True))
 EVAL_SPLIT = config["eval"].get("split", "grouped")
+# {task: K}: with eval.split task, such a task is evaluated as K jobs (docs i::K), merged by merge_eval.
+EVAL_SHARDS = {t: int(k) for t, k in (config["eval"].get("shards") or {}).items() if int(k) > 1}
+_unknown_shards = sorted(set(EVAL_SHARDS) - set(config["eval"]["tasks"]))
+if _unknown_shards:
+    raise ValueError(f"config eval.shards names task(s) not in eval.tasks: {', '.join(_unknown_shards)}")
+if EVAL_SHARDS and EVAL_SPLIT != "task":
+    raise ValueError("config eval.shards needs eval.split: task (one job per task or shard)")
 
 
 def shared_stats_input(wildcards):
@@ -195,8 +202,11 @@ def init_checkpoint(wildcards):
 
 
 def eval_task_files(model, method, sparsity):
-    """Per-task evaluation results of one model (eval.split: task), merged into its eval JSON."""
-    return [f"results/eval_tasks/{model}/{method}/{sparsity}/{task}.json" for task in TASKS]
+    """Per-task evaluation results of one model (eval.split: task), merged into its eval JSON;
+    a task in eval.shards as its K shard results."""
+    base = f"results/eval_tasks/{model}/{method}/{sparsity}"
+    return [f"{base}/{task}.json" if task not in EVAL_SHARDS else f"{base}/{task}.shard{i}-of-{EVAL_SHARDS[task]}.json"
+            for task in TASKS for i in range(EVAL_SHARDS.get(task, 1))]
 
 
 def eval_checkpoint(wildcards):

@@ -3,6 +3,7 @@
 # Package source every evaluation rule runs (a param: editing it reruns them).
 EVAL_CODE = source_hash(
     "sinkprune.evaluate.run",
+    "sinkprune.evaluate.shards",
     "sinkprune.models.checkpoint",
     "sinkprune.config",
     entry="sinkprune.evaluate.__main__",
@@ -159,13 +160,46 @@ else:
             "sinkprune evaluate --config {params.config} --model {params.model} {params.tasks_dir} "
             "--tasks {wildcards.task} --out {output} > {log} 2>&1"
 
+    # A task in eval.shards: K jobs, shard i scoring documents i::K (sinkprune/evaluate/shards.py),
+    # so a long task (GSM8K generation) fits the runtime; merge_eval joins the shards exactly.
+    rule evaluate_shard:
+        input:
+            model=eval_checkpoint,
+            tasks=TASK_DIRS,
+        output:
+            "results/eval_tasks/{model}/{method}/{sparsity}/{task}.shard{shard}-of-{shards}.json",
+        params:
+            code=EVAL_CODE,
+            config=CONFIGFILE,
+            model=eval_model_arg,
+            tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
+            cfg=cfg("seed", "device", "dtype", "eval"),
+        wildcard_constraints:
+            method="|".join(["dense", *sorted(METHODS)]),
+            sparsity=r"0\.00|\d\.\d\d|\d+-\d+",
+            task="|".join(map(re.escape, EVAL_SHARDS)) or "NONE",
+            shard=r"\d+",
+            shards=r"\d+",
+        threads: config["threads"]
+        resources:
+            **resources_for("evaluate"),
+        log:
+            "logs/eval/{model}/{method}/{sparsity}/{task}.shard{shard}-of-{shards}.log",
+        benchmark:
+            "benchmarks/eval/{model}/{method}/{sparsity}/{task}.shard{shard}-of-{shards}.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "sinkprune evaluate --config {params.config} --model {params.model} {params.tasks_dir} "
+            "--tasks {wildcards.task} --shard {wildcards.shard}/{wildcards.shards} --out {output} > {log} 2>&1"
+
     rule merge_eval:
         input:
             lambda w: eval_task_files(w.model, w.method, w.sparsity),
         output:
             "results/eval/{model}/{method}/{sparsity}.json",
         params:
-            code=source_hash("sinkprune.evaluate.merge"),
+            code=source_hash("sinkprune.evaluate.merge", "sinkprune.evaluate.shards"),
         wildcard_constraints:
             method="|".join(["dense", *sorted(METHODS)]),
             sparsity=r"0\.00|\d\.\d\d|\d+-\d+",

@@ -410,11 +410,17 @@ class Planner:
         runs = [(m, "dense", "0.00") for m in self.pruned]
         runs += [(m, meth, sp) for m in self.pruned for meth in self.methods for sp in sparsity_list(self.config, meth)]
         per_task = {(m, t): self._eval_cost(m, t) for m in self.pruned for t in self.tasks}
+        shards = {t: int(k) for t, k in (ev.get("shards") or {}).items() if int(k) > 1}
         if split == "task":
             for m, meth, sp in runs:
                 for t in self.tasks:
-                    self.add("evaluate_task", f"model={m},method={meth},sparsity={sp},task={t}", "evaluate",
-                             "evaluate", **per_task[(m, t)])
+                    wildcards = f"model={m},method={meth},sparsity={sp},task={t}"
+                    if t not in shards:
+                        self.add("evaluate_task", wildcards, "evaluate", "evaluate", **per_task[(m, t)])
+                        continue
+                    for i, share in enumerate(self._shard_shares(m, t, shards[t])):
+                        self.add("evaluate_shard", f"{wildcards},shard={i},shards={shards[t]}", "evaluate",
+                                 "evaluate", **share)
                 self.add_cheap("merge_eval", "evaluate", wildcards=f"model={m},method={meth},sparsity={sp}")
             return
         for m in self.pruned:
@@ -455,6 +461,17 @@ class Planner:
                             + ppl.chunk * arch.vocab * 6)
         return {"flops": flops, "load_bytes": models * w, "out_bytes": models * 1e4, "gpu_mem": w + act,
                 "host_mem": self.base + w}
+
+    def _shard_shares(self, m: str, task: str, count: int) -> list[dict]:
+        """Cost of each shard of ``task``: its documents' share (i::K of the evaluated ones) of the
+        task's FLOPs; each shard loads the model and writes its result on its own."""
+        whole = self._eval_cost(m, task)
+        cost = task_cost(self.config, task)
+        ev = self.config["eval"]
+        docs = min(cost.docs, int(ev["limit"])) if ev.get("limit") else cost.docs
+        if count > docs:
+            raise KeyError(f"eval.shards: {task} has {docs} documents, fewer than its {count} shards")
+        return [dict(whole, flops=whole["flops"] * len(range(i, docs, count)) / docs) for i in range(count)]
 
     def _sum_eval(self, m: str, models: int) -> dict:
         parts = [self._eval_cost(m, t) for t in self.tasks]

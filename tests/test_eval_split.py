@@ -44,6 +44,22 @@ def test_merge_refuses_one_task_with_two_results():
         merge_results([_part("a", 0.5), _part("a", 0.75)])
 
 
+def test_merge_joins_per_task_settings():
+    """eval.cfg / eval.task_mc_num: each per-task job records its own task's entry; the merge
+    gives the whole map one job records."""
+    a, b = _part("a", 0.75), _part("b", 0.5)
+    a["eval_settings"] = dict(a["eval_settings"], cfg={"a": 0.5}, task_mc_num={})
+    b["eval_settings"] = dict(b["eval_settings"], cfg={}, task_mc_num={"b": 1})
+    a["model"] = dict(a["model"], task_cfg={"a": 0.5}, task_mc_num={})
+    b["model"] = dict(b["model"], task_cfg={}, task_mc_num={"b": 1})
+    merged = merge_results([a, b])
+    assert merged["eval_settings"] == {"mc_num": 2, "tasks": ["a", "b"], "cfg": {"a": 0.5}, "task_mc_num": {"b": 1}}
+    assert merged["model"] == {"family": "llada", "task_cfg": {"a": 0.5}, "task_mc_num": {"b": 1}}
+    clash = dict(b, eval_settings=dict(b["eval_settings"], cfg={"a": 0.25}))
+    with pytest.raises(ValueError, match="eval_settings.cfg.a"):
+        merge_results([a, clash])
+
+
 def _snakemake(workdir: Path, config: Path, *targets: str) -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
@@ -68,11 +84,14 @@ def test_split_evaluation_equals_one_job(tmp_path):
 
     config["prune"]["group_sparsities"] = False
     config["eval"]["split"] = "task"
+    # The second task as 3 shards (documents i::3, eval.limit 8: 3, 3, 2), merged exactly.
+    first, sharded = config["eval"]["tasks"][:2]
+    config["eval"]["shards"] = {sharded: 3}
     config_path.write_text(yaml.safe_dump(config))
     _snakemake(work, config_path, *evals)
     for path, content in grouped.items():
         assert (work / path).read_bytes() == content, path
-    shards = sorted(p.name for p in (work / "results/eval_tasks/tiny-llada/wanda/0.50").iterdir())
-    assert shards == sorted(f"{t}.json" for t in config["eval"]["tasks"])
+    parts = sorted(p.name for p in (work / "results/eval_tasks/tiny-llada/wanda/0.50").iterdir())
+    assert parts == sorted([f"{first}.json"] + [f"{sharded}.shard{i}-of-3.json" for i in range(3)])
     # The pruned checkpoint is temporary: removed once its evaluations ran.
     assert not (work / "results/prune/tiny-llada/wanda/0.50/model").exists()

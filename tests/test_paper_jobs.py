@@ -57,18 +57,35 @@ def test_pruned_checkpoints_are_temporary(paper_dry_run):
     assert removed == {f"results/prune/{m}/{meth}/{s}/model" for m, meth, s in runs}
 
 
-def test_one_evaluation_job_per_model_and_task(paper_dry_run):
+def _paper_models(config: dict) -> int:
+    """Evaluated models of the paper config: each pruned model dense plus every method × sparsity."""
+    prune = config["prune"]
+    per_model = sum(len(prune["structured_ratios"] if meth.endswith("structured") else prune["sparsities"])
+                    for meth in prune["methods"])
+    return len(prune["models"]) * (1 + per_model)
+
+
+def test_one_evaluation_job_per_model_and_task_or_shard(paper_dry_run):
     config = yaml.safe_load(PAPER.read_text())
-    commands = [c for c in _shell_commands(paper_dry_run, "evaluate") if "--tasks " in c]
+    shards = config["eval"]["shards"]
+    assert shards, "the paper config shards GSM8K (eval.shards)"
+    lines = paper_dry_run.splitlines()
+    commands = [c for c in lines if "sinkprune evaluate --config" in c and "--tasks " in c]
     tasks = [re.search(r"--tasks (\S+)", c).group(1) for c in commands]
     assert all("," not in t for t in tasks)
     assert sorted(set(tasks)) == sorted(config["eval"]["tasks"])
-    prune = config["prune"]
-    evaluated = len(prune["models"]) * (1 + sum(  # dense + every pruned model
-        len(prune["structured_ratios"] if m.endswith("structured") else prune["sparsities"]) for m in prune["methods"]))
-    assert len(commands) == evaluated * len(config["eval"]["tasks"])
-    merges = [c for c in _shell_commands(paper_dry_run, "evaluate") if " merge " in c]
-    assert len(merges) == evaluated and all(m.count("results/eval_tasks/") == len(config["eval"]["tasks"]) for m in merges)
+    models = _paper_models(config)
+    for task in config["eval"]["tasks"]:
+        jobs = [c for c, t in zip(commands, tasks) if t == task]
+        count = shards.get(task, 1)
+        assert len(jobs) == models * count, task
+        found = sorted(m.group(1) if (m := re.search(r"--shard (\S+)", c)) else "" for c in jobs)
+        expected = sorted(f"{i}/{count}" for i in range(count)) * models if task in shards else [""] * models
+        assert found == sorted(expected), task
+    merges = [c for c in lines if "sinkprune evaluate merge " in c]
+    files = sum(shards.get(t, 1) for t in config["eval"]["tasks"])
+    assert len(merges) == models and all(m.count("results/eval_tasks/") == files for m in merges)
+    assert all(f"gsm8k.shard{i}-of-{shards['gsm8k']}.json" in m for m in merges for i in range(shards["gsm8k"]))
 
 
 @pytest.mark.parametrize("method,needs", [("magnitude", False), ("wanda", False), ("sparsegpt", False),

@@ -5,6 +5,7 @@
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
     sinkprune evaluate build-tasks --config C.yaml --out-dir results/data/tasks
     sinkprune evaluate merge PART.json [PART.json ...] --out M.json   (per-task results of one model)
+    sinkprune evaluate --shard I/K --tasks T ...   (documents I::K of task T; merge joins the shards)
     sinkprune evaluate perplexity --config C.yaml --model DIR --out P.json [--text heldout.txt]
         [--model DIR2 --out P2.json ...]   (the release's WikiText-2 perplexity; mini: held-out text)
 
@@ -64,11 +65,21 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
         first.per_leaf(settings[key], key)  # KeyError naming a task not being evaluated
     for model in args.model:
         resolve_checkpoint(model)  # FileNotFoundError naming the directory or hub id
+    shard = None
+    if args.shard is not None:
+        from sinkprune.evaluate.shards import parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as err:
+            raise KeyError(str(err)) from None
+        if len(tasks) != 1:
+            raise KeyError(f"--shard evaluates one task, got --tasks {','.join(tasks)}")
     for i, (model, out) in enumerate(zip(args.model, args.out)):
         # Fresh task objects per model, so each result equals that of a run on its own.
         resolved = resolve_tasks(tasks, args.tasks_dir, shots) if i else first
         write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"]),
-                                    device=config.get("device"), dtype=config.get("dtype")), out)
+                                    device=config.get("device"), dtype=config.get("dtype"), shard=shard), out)
         print(f"wrote {out}")
 
 
@@ -148,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", required=True, action="append",
                         help="JSON file of the stable part of the results; one per --model")
+    parser.add_argument("--shard", default=None, metavar="I/K",
+                        help="score documents I, I+K, ... of the one task (eval.shards); merge joins the K results")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     set_threads(config)

@@ -145,13 +145,21 @@ def harness_seeds(protocol: str, seed: int) -> dict[str, int]:
     return {k: seed for k in RELEASED_SEEDS}
 
 
+BOOTSTRAP_ITERS = 1000
+
+
 def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int,
-                   device: str | None = None, dtype: str | None = None) -> dict:
+                   device: str | None = None, dtype: str | None = None,
+                   shard: tuple[int, int] | None = None) -> dict:
     """Load ``model`` as the ``sinkprune`` lm-eval model and run ``simple_evaluate``; stable dict.
 
     ``device`` / ``dtype``: the config keys of the same names (absent: cpu, float32).
+    ``shard`` (I, K): score documents I::K of the one task given and keep each document's metric
+    values under ``shard`` (sinkprune/evaluate/shards.py merges the K results).
     """
     import lm_eval
+
+    from sinkprune.evaluate import shards
 
     from sinkprune.evaluate.lm import SinkpruneLM
 
@@ -160,11 +168,26 @@ def evaluate_model(model: str, tasks: ResolvedTasks, settings: dict, seed: int,
                      block_length=settings["block_length"], device=device, dtype=dtype,
                      protocol=settings["protocol"], task_cfg=tasks.per_leaf(settings["cfg"], "cfg"),
                      task_mc_num=tasks.per_leaf(settings["task_mc_num"], "task_mc_num"))
+    selection: dict[str, Any] = {"limit": settings["limit"]}
+    if shard is not None:
+        task = tasks.objects[0]
+        if len(tasks.objects) != 1 or isinstance(task, str) or not hasattr(task, "eval_docs"):
+            raise KeyError(f"eval.shards: a shard job evaluates one single task (not a group or tag), got "
+                           f"{', '.join(tasks.names)}")
+        # lm-eval takes either a limit or explicit documents: the shard's share of the limited set.
+        aggregation = shards.aggregation_names(task)  # a metric the merge cannot recompute fails here
+        selection = {"limit": None, "samples": {
+            task.config.task: shards.prepare_shard(task, shard[0], shard[1], settings["limit"])}}
     results = lm_eval.simple_evaluate(
-        model=lm, tasks=tasks.objects, task_manager=tasks.manager, limit=settings["limit"],
-        log_samples=False, bootstrap_iters=1000, **harness_seeds(settings["protocol"], seed),
+        model=lm, tasks=tasks.objects, task_manager=tasks.manager, **selection,
+        log_samples=shard is not None, bootstrap_iters=BOOTSTRAP_ITERS, **harness_seeds(settings["protocol"], seed),
     )
-    return stable_results(results, lm.get_model_info(), tasks, settings, seed)
+    stable = stable_results(results, lm.get_model_info(), tasks, settings, seed)
+    if shard is not None:
+        name = task.config.task
+        stable["shard"] = _clean(shards.shard_record(name, shard[0], shard[1], results["samples"][name],
+                                                     aggregation, BOOTSTRAP_ITERS))
+    return stable
 
 
 def _clean(value: Any) -> Any:
