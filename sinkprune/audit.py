@@ -542,7 +542,7 @@ def _table(df: pd.DataFrame, columns: dict[str, str]) -> Block:
     return ("table", (list(columns.values()), rows))
 
 
-PROTOCOL_DIFF_COLUMNS = ("model", "method", "sparsity", "differing_share")
+PROTOCOL_DIFF_COLUMNS = ("model", "method", "sparsity", "share_differing")
 MISSING = "missing at this scale"
 
 
@@ -562,7 +562,7 @@ def protocol_diff_blocks(paths: Iterable[str | Path]) -> list[Block]:
         return [("p", "No protocol-difference table was given (`results/prune/{model}/protocol_diff.csv`, "
                       "written by the prune stage): the released and corrected masks were not compared in this run.")]
     df = pd.concat(frames).sort_values(["model", "method", "sparsity"], kind="stable")
-    df = df.assign(percent=100.0 * df["differing_share"].astype(float))
+    df = df.assign(percent=100.0 * df["share_differing"].astype(float))
     rows = [[r["model"], r["method"], r["sparsity"], f"{r['percent']:.3f}"] for _, r in df.iterrows()]
     return [("p", "Share of mask entries that differ between `protocol: released` (the release's counting, "
                   "noise stream, N:M handling, Dream t draw and calibration windows) and `protocol: corrected` "

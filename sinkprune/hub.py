@@ -137,6 +137,12 @@ def needed_datasets(config: dict) -> list[DatasetNeed]:
     calib = config["data"]["calibration"]
     if "dataset" in calib:
         need(calib["dataset"], calib.get("subset"), "calibration")
+    perplexity = config["eval"].get("perplexity")
+    if perplexity is not None and config["scale"] != "mini":  # mini reads the held-out text
+        from sinkprune.evaluate.perplexity import PerplexitySettings
+
+        ppl = PerplexitySettings.from_config(perplexity)
+        need(ppl.dataset, ppl.subset, "perplexity")
     if config["scale"] != "mini":  # mini tasks are built by the DAG (rule tasks), not downloaded
         for task, datasets in task_datasets(list(config["eval"]["tasks"])).items():
             for path, name in datasets:

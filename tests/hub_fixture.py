@@ -357,7 +357,7 @@ def _rows(kind: str, n: int, rng: random.Random, config: str) -> dict[str, list]
 def dataset_specs() -> dict[str, tuple[str, str, dict[str, dict[str, int]]]]:
     """The datasets config/paper.yaml needs, as lm-eval 0.4.13's task YAMLs name them."""
     return {
-        "wikitext": ("wikitext", "parquet", {"wikitext-2-raw-v1": {"train": 240, "validation": 12, "test": 12}}),
+        "Salesforce/wikitext": ("wikitext", "parquet", {"wikitext-2-raw-v1": {"train": 240, "validation": 12, "test": 12}}),
         "cais/mmlu": ("mmlu", "parquet", {s: {"test": 2, "validation": 1, "dev": 5} for s in MMLU_SUBJECTS}),
         "allenai/ai2_arc": ("arc", "parquet", {c: {"train": 6, "validation": 2, "test": 4}
                                                for c in ("ARC-Challenge", "ARC-Easy")}),

@@ -296,10 +296,10 @@ def test_cli_fail_on_mismatch(tmp_path: Path) -> None:
 def test_protocol_difference_section(tmp_path: Path) -> None:
     diff = tmp_path / "protocol_diff.csv"
     pd.DataFrame([["tiny-llada", "wanda", "0.50", 0.0], ["tiny-llada", "magnitude", "0.50", 3e-5]],
-                 columns=["model", "method", "sparsity", "differing_share"]).to_csv(diff, index=False)
+                 columns=["model", "method", "sparsity", "share_differing"]).to_csv(diff, index=False)
     md = _render(audit.protocol_diff_blocks([diff, tmp_path / "absent.csv"]))
     assert "| tiny-llada | magnitude | 0.50 | 0.003 |" in md and "| tiny-llada | wanda | 0.50 | 0.000 |" in md
     assert md.index("magnitude") < md.index("| wanda")
     (tmp_path / "bad.csv").write_text("model,method\nx,y\n")
-    with pytest.raises(ValueError, match="differing_share"):
+    with pytest.raises(ValueError, match="share_differing"):
         audit.protocol_diff_blocks([tmp_path / "bad.csv"])

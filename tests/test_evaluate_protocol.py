@@ -287,7 +287,7 @@ def test_per_task_settings_spread_to_group_leaves():
     """A setting on a group (MMLU's 57 subjects) reaches every leaf task the requests name."""
     from sinkprune.evaluate.run import ResolvedTasks
 
-    tasks = ResolvedTasks(["mmlu", "piqa"], None, [], {}, {}, {"mmlu": ["mmlu_anatomy", "mmlu_law"], "piqa": ["piqa"]})
+    tasks = ResolvedTasks(["mmlu", "piqa"], None, [], {}, {}, leaves={"mmlu": ["mmlu_anatomy", "mmlu_law"], "piqa": ["piqa"]})
     assert tasks.per_leaf({"mmlu": 1, "piqa": 2}, "task_mc_num") == {"mmlu_anatomy": 1, "mmlu_law": 1, "piqa": 2}
     with pytest.raises(KeyError, match="eval.cfg names task.*arc_easy"):
         tasks.per_leaf({"arc_easy": 0.5}, "cfg")

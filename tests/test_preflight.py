@@ -34,11 +34,11 @@ def test_the_paper_config_needs_five_models_and_every_task_dataset(paper_cpu):
         "GSAI-ML/LLaDA-8B-Base", "GSAI-ML/LLaDA-1.5", "Dream-org/Dream-v0-Base-7B", "Gen-Verse/MMaDA-8B-Base",
         "Qwen/Qwen2.5-7B"]
     needs = {(n.path, n.name): n.users for n in needed_datasets(paper_cpu)}
-    assert needs[("wikitext", "wikitext-2-raw-v1")] == ["calibration"]
+    assert needs[("Salesforce/wikitext", "wikitext-2-raw-v1")] == ["calibration", "perplexity"]
     assert sum(path == "cais/mmlu" for path, _ in needs) == 57  # the mmlu group, expanded by lm-eval
     assert needs[("allenai/ai2_arc", "ARC-Challenge")] == ["arc_challenge"]
     assert needs[("Idavidrein/gpqa", "gpqa_main")] == ["gpqa_main_n_shot"]
-    assert {p for p, _ in needs} == {"wikitext", "cais/mmlu", "allenai/ai2_arc", "baber/piqa", "allenai/winogrande",
+    assert {p for p, _ in needs} == {"Salesforce/wikitext", "cais/mmlu", "allenai/ai2_arc", "baber/piqa", "allenai/winogrande",
                                      "openai/gsm8k", "Rowan/hellaswag", "Idavidrein/gpqa", "EleutherAI/race"}
 
 

@@ -46,7 +46,7 @@ class PerplexitySettings:
     stride: int = 64
     mc_num: int = 8
     sampling_eps: float = 1e-3  # Dream's minimum mask probability
-    dataset: str = "wikitext"
+    dataset: str = "Salesforce/wikitext"
     subset: str = "wikitext-2-raw-v1"
     split: str = "test"
 
