@@ -111,6 +111,18 @@ def _perplexity(args: argparse.Namespace, config: dict) -> None:
         print(f"wrote {out}: perplexity {result['perplexity']:.4f} over {result['windows']} windows")
 
 
+def _run(step, args: argparse.Namespace) -> None:
+    """Run ``step(args, config)`` at the config's thread count; bad input exits naming it."""
+    from sinkprune.config import load_config, set_threads
+
+    config = load_config(args.config)
+    set_threads(config)
+    try:
+        step(args, config)
+    except (KeyError, FileNotFoundError) as err:
+        sys.exit(f"error: {err.args[0] if err.args else err}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments; ``build-tasks`` writes the mini tasks, otherwise evaluate one model."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     from sinkprune.hub import use_offline_cache
 
     use_offline_cache()
-    from sinkprune.config import load_config, set_threads
+    from sinkprune.config import load_config
 
     if argv[:1] == ["merge"]:
         from sinkprune.evaluate.merge import main as merge_main
@@ -141,13 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument("--out", required=True, action="append", help="JSON per --model")
         parser.add_argument("--text", default=None, help="text file (mini: held-out corpus); default: eval.perplexity dataset")
         parser.add_argument("--config", required=True)
-        args = parser.parse_args(argv[1:])
-        config = load_config(args.config)
-        set_threads(config)
-        try:
-            _perplexity(args, config)
-        except (KeyError, FileNotFoundError) as err:
-            sys.exit(f"error: {err.args[0] if err.args else err}")
+        _run(_perplexity, parser.parse_args(argv[1:]))
         return
     parser = argparse.ArgumentParser(prog="sinkprune evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -161,13 +167,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="JSON file of the stable part of the results; one per --model")
     parser.add_argument("--shard", default=None, metavar="I/K",
                         help="score documents I, I+K, ... of the one task (eval.shards); merge joins the K results")
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    set_threads(config)
-    try:
-        _evaluate(args, config)
-    except (KeyError, FileNotFoundError) as err:
-        sys.exit(f"error: {err.args[0] if err.args else err}")
+    _run(_evaluate, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
