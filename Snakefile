@@ -18,7 +18,7 @@ wildcard_constraints:
     model="|".join(map(re.escape, MODELS)) if MODELS else "NONE",
     method="[a-z_]+",
     sparsity=r"\d\.\d\d|\d+-\d+",
-    state="trained|untrained",
+    state="trained|untrained(-s[1-9][0-9]*)?",
 
 
 include: "rules/data.smk"

@@ -7,6 +7,7 @@ import sys
 from sinkprune.codehash import code_hash
 from sinkprune.config import ConfigError, validate_config
 from sinkprune.prune.names import NEEDS_SHARED
+from sinkprune.sinks.store import control_group, untrained_index, untrained_state
 
 validate_config(config, source="config")
 if workflow.config_settings.config:
@@ -34,6 +35,9 @@ PRUNED = list(config["prune"]["models"])
 METHODS = list(config["prune"]["methods"])
 TASKS = list(config["eval"]["tasks"])
 STRUCTURED = {"structured", "sink_structured"}
+# Untrained initialisations per architecture (index 0: the model's own init; docs/method.md §3).
+UNTRAINED_SEEDS = int(config["sinks"].get("untrained_seeds", 1))
+UNTRAINED_STATES = [untrained_state(i) for i in range(UNTRAINED_SEEDS)]
 
 
 def sparsities(method):
@@ -61,7 +65,7 @@ def tokenizer_source(model):
 def model_dir(model, state="trained"):
     """Checkpoint of a model: trained in the DAG, or a hub id / local path (paper scale)."""
     spec = config["models"][model]
-    if "train" in spec or state == "untrained":
+    if "train" in spec or state != "trained":
         return f"results/models/{model}/{state}"
     return spec["path"]
 
@@ -74,7 +78,7 @@ PREFLIGHT = "logs/preflight/passed"
 def model_input(model, state="trained"):
     """Input files a rule needs for a model checkpoint; a hub id needs the passed preflight."""
     spec = config["models"][model]
-    return [model_dir(model, state)] if ("train" in spec or state == "untrained") else [PREFLIGHT]
+    return [model_dir(model, state)] if ("train" in spec or state != "trained") else [PREFLIGHT]
 
 
 def cfg(*keys):
@@ -150,7 +154,7 @@ def sink_trajectories():
     out = []
     for m in MODELS:
         kinds = ["ar_prefix"] if config["models"][m]["kind"] == "ar" else ["noised", "generate"]
-        out += [f"results/sinks/{m}/{state}/{k}.npz" for state in ("trained", "untrained") for k in kinds]
+        out += [f"results/sinks/{m}/{state}/{k}.npz" for state in ["trained"] + UNTRAINED_STATES for k in kinds]
     return out
 
 
@@ -158,7 +162,8 @@ def control_trajectories():
     """Planted / untrained sink pairs and their control (rules/controls.smk); none without `controls:`."""
     if "controls" not in config:
         return []
-    return [f"results/controls/sinks/{g}/{s}.npz" for g in ("control", "planted", "untrained") for s in ("dlm", "ar")]
+    groups = [control_group(i) for i in range(UNTRAINED_SEEDS)] + ["planted", "untrained"]
+    return [f"results/controls/sinks/{g}/{s}.npz" for g in groups for s in ("dlm", "ar")]
 
 
 def control_results():

@@ -10,7 +10,7 @@ rule train_model:
         init=init_checkpoint,
     output:
         trained=directory("results/models/{model}/trained"),
-        untrained=directory("results/models/{model}/untrained"),
+        untrained=[directory(f"results/models/{{model}}/{state}") for state in UNTRAINED_STATES],
         log="results/models/{model}/train_log.json",
     params:
         code=source_hash(
@@ -40,12 +40,13 @@ rule train_model:
 
 
 rule init_untrained:
-    # Paper scale: the untrained control of a hub checkpoint is its architecture with random
-    # weights (same config.json, seeded init), kept only while the sink statistics need it.
+    # Paper scale: the untrained controls of a hub checkpoint are its architecture with random
+    # weights (same config.json, one seeded init per seed index), kept only while the sink
+    # statistics need them. Mini models get theirs from train_model.
     input:
         PREFLIGHT,
     output:
-        temp(directory("results/models/{model}/untrained")),
+        temp(directory("results/models/{model}/{state}")),
     params:
         code=source_hash(
             "sinkprune.models",
@@ -54,15 +55,18 @@ rule init_untrained:
             entry="sinkprune.models.__main__",
         ),
         config=CONFIGFILE,
+        index=lambda w: untrained_index(w.state),
         cfg=lambda w: json.dumps({"seed": config["seed"], "dtype": config.get("dtype"), "model": config["models"][w.model]}, sort_keys=True),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in MODELS if not is_trained(m)) or "NO_HUB_MODELS",
+        state="untrained(-s[1-9][0-9]*)?",
     threads: config["threads"]
     resources:
         **resources_for("init_untrained"),
     log:
-        "logs/models/{model}.untrained.log",
+        "logs/models/{model}.{state}.log",
     conda:
         "../environment.yml"
     shell:
-        "sinkprune models init --config {params.config} --model {wildcards.model} --out {output} > {log} 2>&1"
+        "sinkprune models init --config {params.config} --model {wildcards.model} --seed-index {params.index} "
+        "--out {output} > {log} 2>&1"

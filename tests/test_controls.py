@@ -37,12 +37,12 @@ def controls() -> ControlSettings:
 
 @pytest.fixture(scope="module")
 def analysis() -> AnalysisSettings:
-    return AnalysisSettings(diffusion_steps=50, sample_every=5, analysis_samples=8, bootstrap=200)
+    return AnalysisSettings(diffusion_steps=50, sample_every=5, analysis_samples=8, bootstrap=200, untrained_seeds=3)
 
 
 @pytest.fixture(scope="module")
 def runs(controls, analysis) -> dict:
-    """Repetition 0: control, planted pair (strength 0.3), untrained pair (strength 0)."""
+    """Repetition 0: untrained controls {(group, side)}, planted pair (strength 0.3), untrained pair (strength 0)."""
     return {"control": control_trajectories(controls, analysis, 0),
             "planted": pair_trajectories(controls, analysis, 0, 0.3),
             "untrained": pair_trajectories(controls, analysis, 0, 0.0)}
@@ -72,7 +72,7 @@ def test_planted_dlm_sink_moves_between_the_ends(runs):
 
 
 def test_planted_ar_sink_stays_on_the_first_token(runs):
-    planted, control = runs["planted"]["ar"], runs["control"]["ar"]
+    planted, control = runs["planted"]["ar"], runs["control"][("control", "ar")]
     assert (_dominant(planted) == 0).all()
     # Strong: far more mass on the first token than the untrained model gives it.
     share = lambda t: (t.mass.sum(axis=(2, 3))[..., 0] / t.mass.sum(axis=(2, 3, 4))).mean()
@@ -83,7 +83,19 @@ def test_claim_test_sees_planted_pair_not_untrained_pair(runs, analysis):
     planted = judge_pair(runs["planted"], runs["control"], analysis)
     untrained = judge_pair(runs["untrained"], runs["control"], analysis)
     assert planted["holds"] is True and planted["excess_over_untrained_gap"]["ci"][0] > 0
-    assert untrained["holds"] is not True
+    assert untrained["holds"] is False and untrained["outcome"].startswith("not shown")
+    low, high = untrained["excess_over_untrained_gap"]["ci"]
+    assert low < 0 < high and untrained["untrained_seeds"] == 3
+
+
+def test_untrained_controls_are_distinct_seeds(runs, controls, analysis):
+    """One control per seed index and side, each a different initialisation; the tested pairs'
+    backgrounds are none of them."""
+    assert sorted(runs["control"]) == [(g, s) for g in ("control", "control-s1", "control-s2") for s in ("ar", "dlm")]
+    masses = [t.mass for (g, s), t in runs["control"].items() if s == "dlm"] + [runs["untrained"]["dlm"].mass]
+    assert all(not np.array_equal(a, b) for i, a in enumerate(masses) for b in masses[i + 1:])
+    seeds = {controls.control_seed(r, i) for r in range(controls.power_reps) for i in range(analysis.untrained_seeds)}
+    assert not seeds & {controls.rep_seeds(r)["planted"] for r in range(controls.power_reps)}
 
 
 def test_planted_families_need_a_query_bias():
@@ -184,10 +196,12 @@ def test_planted_pruning_gain_for_sink_aware_wanda_and_none_without_sink():
 def test_claim_json_controls_section(runs, analysis):
     from sinkprune.sinks.claim import control_report
 
-    trajectories = {(group, side): t for group, pair in runs.items() for side, t in pair.items()}
+    trajectories = runs["control"] | {(group, side): t for group in ("planted", "untrained")
+                                      for side, t in runs[group].items()}
     report = control_report(trajectories, analysis, strength=0.3)
     assert set(report["pairs"]) == {"planted", "untrained"}
     primary = {g: next(c for c in cs if c["statistic"] == report["primary_statistic"])
                for g, cs in report["pairs"].items()}
-    assert primary["planted"]["holds"] is True
+    assert primary["planted"]["holds"] is True and primary["untrained"]["holds"] is False
+    assert primary["untrained"]["gap_untrained_by_seed"] and len(primary["untrained"]["gap_untrained_by_seed"]) == 3
     assert all(len(c["excess_over_untrained_gap"]["ci"]) == 2 for cs in report["pairs"].values() for c in cs)

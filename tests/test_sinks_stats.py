@@ -184,6 +184,38 @@ def test_claim_holds_only_beyond_the_untrained_gap():
     assert report["summary"]["d"][0]["holds"] is False and report["missing"] == []
 
 
+def _seeded(analysis: SinkAnalysis, dlm_seeds: list[np.ndarray]) -> SinkAnalysis:
+    """Add untrained-s1 … controls: DLM values per seed, AR zeros."""
+    for i, values in enumerate(dlm_seeds, start=1):
+        analysis.values[("d", f"untrained-s{i}", "noised", "all", "dominant_var")] = values
+        analysis.values[("a", f"untrained-s{i}", "ar_prefix", "all", "dominant_var")] = np.zeros(len(values))
+        analysis.shape[("d", f"untrained-s{i}", "noised")] = analysis.shape[("a", f"untrained-s{i}", "ar_prefix")] = (10, 16)
+    return analysis
+
+
+def test_claim_ci_covers_the_spread_over_untrained_seeds():
+    """A trained gap inside the seed-to-seed spread of untrained gaps is not shown, although the
+    sequence bootstrap alone (tight: every sequence alike) would call it; one seed keeps the
+    sequence-only interval."""
+    rng = np.random.default_rng(3)
+    noise = lambda: 0.001 * rng.random(16)
+    trained, seed0 = 0.05 + noise(), 0.03 + noise()
+    seeds = [0.05 + noise(), 0.02 + noise(), 0.045 + noise()]
+    one = compare(_analysis(trained, seed0), "d", "a", "noised", "dominant_var", 1, SETTINGS)
+    assert one["holds"] is True and one["untrained_seeds"] == 1
+    assert one["excess_over_untrained_gap"]["ci"] == one["excess_ci_sequences_only"]
+    many = compare(_seeded(_analysis(trained, seed0), seeds), "d", "a", "noised", "dominant_var", 1, SETTINGS)
+    assert many["untrained_seeds"] == 4 and many["holds"] is False
+    assert many["excess_ci_sequences_only"][0] > 0  # what the sequence bootstrap alone would say
+    gaps = np.array(many["gap_untrained_by_seed"])
+    assert gaps == pytest.approx([seed0.mean()] + [s.mean() for s in seeds])
+    assert many["excess_over_untrained_gap"]["value"] == pytest.approx(trained.mean() - gaps.mean())
+    # The half-width added in quadrature: t(3, .975) · sd · sqrt(1 + 1/4).
+    half = 3.182446 * gaps.std(ddof=1) * math.sqrt(1.25)
+    point, (low, _) = many["excess_over_untrained_gap"]["value"], many["excess_ci_sequences_only"]
+    assert many["excess_over_untrained_gap"]["ci"][0] == pytest.approx(point - math.hypot(point - low, half), rel=1e-5)
+
+
 def test_table_and_latex_have_every_state_with_cis():
     rng = np.random.default_rng(2)
     analysis = _analysis(rng.random(8), rng.random(8))
@@ -191,3 +223,8 @@ def test_table_and_latex_have_every_state_with_cis():
     assert set(df["state"]) == {"trained", "untrained"} and (df["ci_low"] <= df["value"]).all()
     tex = sinks_latex(df)
     assert tex.count(r"\\") == 1 + 4 and "dominant\\_var" in tex
+    # Further untrained seeds: CSV rows after "untrained", not in the LaTeX table.
+    seeded = sinks_table(_seeded(analysis, [rng.random(8), rng.random(8)]), MODELS, SETTINGS)
+    d = seeded[seeded["model"] == "d"]["state"].tolist()
+    assert d == ["trained", "untrained", "untrained-s1", "untrained-s2"]
+    assert sinks_latex(seeded) == tex

@@ -32,18 +32,18 @@ def _write_json(path: str, data: dict) -> None:
 
 
 def sink_pairs_command(args: argparse.Namespace) -> None:
-    """Repetition 0's control, planted and untrained pairs → {outdir}/{group}/{dlm,ar}.npz."""
+    """Repetition 0's controls, planted and untrained pairs → {outdir}/{group}/{dlm,ar}.npz."""
     from sinkprune.controls.sinks import control_trajectories, pair_trajectories
     from sinkprune.sinks.store import save_trajectory
 
     _, controls, analysis = _settings(args.config)
-    groups = {"control": control_trajectories(controls, analysis, 0),
-              "planted": pair_trajectories(controls, analysis, 0, controls.strength),
-              "untrained": pair_trajectories(controls, analysis, 0, 0.0)}
-    for group, pair in groups.items():
-        for side, traj in pair.items():
-            save_trajectory(traj, Path(args.outdir) / group / f"{side}.npz")
-    print(f"control, planted (strength {controls.strength}) and untrained pairs → {args.outdir}")
+    trajectories = control_trajectories(controls, analysis, 0)
+    for group, strength in (("planted", controls.strength), ("untrained", 0.0)):
+        trajectories |= {(group, side): t for side, t in pair_trajectories(controls, analysis, 0, strength).items()}
+    for (group, side), traj in trajectories.items():
+        save_trajectory(traj, Path(args.outdir) / group / f"{side}.npz")
+    print(f"{analysis.untrained_seeds} untrained control(s), planted (strength {controls.strength}) and "
+          f"untrained pairs → {args.outdir}")
 
 
 def power_command(args: argparse.Namespace) -> None:

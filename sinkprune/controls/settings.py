@@ -7,6 +7,9 @@ from typing import Any
 
 from sinkprune.controls.planted import Arch
 
+# Seeds of further untrained controls: ``control + stride × index``, beyond any repetition's seeds.
+CONTROL_SEED_STRIDE = 100_000
+
 
 @dataclass(frozen=True)
 class ControlSettings:
@@ -55,6 +58,11 @@ class ControlSettings:
     def prune_arch(self) -> Arch:
         """The pruning control's DLM: the same architecture at the pruning init scale."""
         return Arch(self.dlm_family, dict(self.arch, init_std=self.prune_init_std), self.vocab_size, self.seq_len)
+
+    def control_seed(self, rep: int, index: int) -> int:
+        """Seed of repetition ``rep``'s ``index``-th untrained control (index 0: ``rep_seeds``'s
+        ``control``; further ones far from every repetition's planted seed)."""
+        return self.rep_seeds(rep)["control"] + CONTROL_SEED_STRIDE * index
 
     def rep_seeds(self, rep: int) -> dict[str, int]:
         """Seeds of repetition ``rep``: data rows, the untrained control, the planted background."""

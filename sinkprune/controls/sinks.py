@@ -1,7 +1,8 @@
 """Planted and untrained sink pairs through the real trajectory code, and the test's power.
 
-One *repetition* r draws its own token rows, its own untrained control (seed ``control``) and
-its own planted background (seed ``planted``) (``ControlSettings.rep_seeds``). Repetition 0's
+One *repetition* r draws its own token rows, its own untrained controls (``sinks.untrained_seeds``
+initialisations per architecture, ``ControlSettings.control_seed``) and its own planted
+background (seed ``planted``, ``ControlSettings.rep_seeds``). Repetition 0's
 pair at the configured strength is the planted pair of the claim JSON; the same background at
 strength 0 (an untrained model of another seed) is the untrained pair.
 
@@ -33,7 +34,7 @@ from sinkprune.sinks.claim import (
 )
 from sinkprune.sinks.settings import AnalysisSettings
 from sinkprune.sinks.stats import nan_mean
-from sinkprune.sinks.store import Trajectory
+from sinkprune.sinks.store import Trajectory, control_group
 from sinkprune.sinks.trajectory import build_trajectory
 
 POWER_TARGET = 0.8
@@ -51,12 +52,15 @@ def pair_trajectories(controls: ControlSettings, analysis: AnalysisSettings, rep
     return out
 
 
-def control_trajectories(controls: ControlSettings, analysis: AnalysisSettings, rep: int) -> dict[str, Trajectory]:
-    """The repetition's untrained control: each architecture's random init (seed ``control``)."""
+def control_trajectories(controls: ControlSettings, analysis: AnalysisSettings,
+                         rep: int) -> dict[tuple[str, str], Trajectory]:
+    """The repetition's untrained controls ``{(group, side): trajectory}``: each architecture's
+    random init at ``sinks.untrained_seeds`` seeds (groups ``control``, ``control-s1`` …)."""
     seeds = controls.rep_seeds(rep)
     ids = control_rows(analysis.analysis_samples, controls.seq_len, controls.vocab_size, seeds["data"])
-    return {side: build_trajectory(build_background(arch, seeds["control"]), ids, CONTROL_SIDES[side],
-                                   _rep_settings(analysis, seeds))
+    return {(control_group(i), side): build_trajectory(build_background(arch, controls.control_seed(rep, i)), ids,
+                                                       CONTROL_SIDES[side], _rep_settings(analysis, seeds))
+            for i in range(analysis.untrained_seeds)
             for side, arch in (("dlm", controls.dlm()), ("ar", controls.ar()))}
 
 
@@ -65,10 +69,10 @@ def _rep_settings(analysis: AnalysisSettings, seeds: dict[str, int]) -> Analysis
     return dataclasses.replace(analysis, seed=analysis.seed + seeds["data"])
 
 
-def judge_pair(pair: dict[str, Trajectory], control: dict[str, Trajectory],
+def judge_pair(pair: dict[str, Trajectory], control: dict[tuple[str, str], Trajectory],
               analysis: AnalysisSettings) -> dict[str, Any]:
-    """The primary comparison of ``pair`` against ``control`` (the claim's own code)."""
-    trajectories = {("control", s): t for s, t in control.items()} | {("test", s): t for s, t in pair.items()}
+    """The primary comparison of ``pair`` against its untrained ``control`` (the claim's own code)."""
+    trajectories = control | {("test", s): t for s, t in pair.items()}
     result = compare(control_analysis(trajectories, analysis), "test-dlm", "test-ar", PRIMARY_DLM_TRAJECTORY,
                      PRIMARY, 1, analysis)
     if result is None:

@@ -18,8 +18,17 @@ import torch
 from sinkprune.config import load_config, set_threads
 
 
+# Further untrained seeds (sinks.untrained_seeds): the model's own init seed + stride × index.
+UNTRAINED_SEED_STRIDE = 1000
+
+
+def untrained_seed(config: dict, model: str, index: int) -> int:
+    """Init seed of a model's ``index``-th untrained control (0: the seed the model starts from)."""
+    return int(config["seed"]) + int(config["models"][model].get("seed_offset", 0)) + UNTRAINED_SEED_STRIDE * index
+
+
 def train_command(args: argparse.Namespace) -> None:
-    """Build, save untrained, train, save trained."""
+    """Build, save the untrained controls, train, save trained."""
     from sinkprune.data.tokenizer import load_tokenizer, special_ids
     from sinkprune.models import build_model, load_model, save_model
     from sinkprune.models.train import TrainSettings, copy_tokenizer, timed_train, write_train_log
@@ -33,16 +42,20 @@ def train_command(args: argparse.Namespace) -> None:
         raise KeyError(f"config 'models.{args.model}' has no 'train' section: it is not trained in the DAG")
     tok = load_tokenizer(args.tokenizer)
     seq_len = int(config["data"]["seq_len"])
-    seed = int(config["seed"]) + int(spec.get("seed_offset", 0))
-    settings = TrainSettings.from_config(spec["train"], seq_len=seq_len, seed=seed)
-    model = build_model(spec["family"], spec["arch"], vocab_size=len(tok), max_seq_len=seq_len,
-                        special_ids=special_ids(tok), seed=seed)
-    for out in (args.untrained, args.trained):
-        Path(out).mkdir(parents=True, exist_ok=True)
-    # The control is the random initialisation of this architecture, saved before any weights
-    # are transferred from a parent model (tiny-dream starts from tiny-ar, as Dream from Qwen2).
-    save_model(model, args.untrained)
-    copy_tokenizer(args.tokenizer, args.untrained)
+
+    def init(index: int):
+        return build_model(spec["family"], spec["arch"], vocab_size=len(tok), max_seq_len=seq_len,
+                           special_ids=special_ids(tok), seed=untrained_seed(config, args.model, index))
+
+    # The controls are random initialisations of this architecture, saved before any weights are
+    # transferred from a parent model (tiny-dream starts from tiny-ar, as Dream from Qwen2); the
+    # first is the one training starts from, the others are further seeds (sinks.untrained_seeds).
+    for index, out in enumerate(args.untrained):
+        save_model(init(index), out)
+        copy_tokenizer(args.tokenizer, out)
+    model = init(0)
+    settings = TrainSettings.from_config(spec["train"], seq_len=seq_len, seed=untrained_seed(config, args.model, 0))
+    Path(args.trained).mkdir(parents=True, exist_ok=True)
     if spec["train"].get("init_from"):
         if not args.init:
             raise ValueError(f"config 'models.{args.model}.train.init_from' is set but --init was not given")
@@ -61,8 +74,9 @@ def train_command(args: argparse.Namespace) -> None:
 
 
 def init_command(args: argparse.Namespace) -> None:
-    """Random weights in the architecture of a hub / local checkpoint: its untrained control."""
+    """Random weights in the architecture of a hub / local checkpoint: an untrained control."""
     from sinkprune.device import resolve_dtype
+    from sinkprune.models import save_model
     from sinkprune.models.checkpoint import random_like
 
     config = load_config(args.config)
@@ -70,12 +84,10 @@ def init_command(args: argparse.Namespace) -> None:
     spec = config["models"].get(args.model)
     if spec is None or "path" not in spec:
         raise KeyError(f"config 'models.{args.model}' has no 'path': nothing to build an untrained control from")
-    model = random_like(spec["path"], seed=int(config["seed"]) + int(spec.get("seed_offset", 0)),
-                        dtype=resolve_dtype(config.get("dtype")))
-    from sinkprune.models import save_model
-
-    save_model(model, args.out)
-    print(f"{args.model}: untrained control of {spec['path']} written to {args.out}")
+    seed = untrained_seed(config, args.model, args.seed_index)
+    save_model(random_like(spec["path"], seed=seed, dtype=resolve_dtype(config.get("dtype"))), args.out)
+    print(f"{args.model}: untrained control (seed index {args.seed_index}, seed {seed}) of {spec['path']} "
+          f"written to {args.out}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,11 +105,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--streams", required=True)
     p.add_argument("--init", help="checkpoint to initialise from (train.init_from)")
     p.add_argument("--trained", required=True)
-    p.add_argument("--untrained", required=True)
+    p.add_argument("--untrained", nargs="+", required=True,
+                   help="untrained control directories, one per seed index (0: the init training starts from)")
     p.add_argument("--log", required=True)
     p = sub.add_parser("init", help="untrained control of a hub / local checkpoint (paper scale)")
     p.add_argument("--config", required=True)
     p.add_argument("--model", required=True, help="key of config 'models' with a 'path'")
+    p.add_argument("--seed-index", type=int, default=0, help="0: the model's own init seed; N: a further seed")
     p.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.step == "train":

@@ -9,6 +9,9 @@ difference-in-differences: the claim holds for a DLM model when
     excess = (V_DLM,trained − V_AR,trained) − (V_DLM,untrained − V_AR,untrained) > 0
 
 with its 95 % paired-bootstrap CI above 0 (for the concentration check the signs flip: AR − DLM).
+The untrained gap is averaged over ``sinks.untrained_seeds`` initialisations of each architecture;
+with two or more the CI also covers how much the gap varies between seeds (:func:`seed_interval`),
+since one trained model is one initialisation and a sequence bootstrap cannot see that variation.
 Each comparison also reports every group mean with its CI and the random-position control.
 """
 
@@ -23,6 +26,7 @@ from sinkprune.sinks.baseline import __doc__ as BASELINE_DOC
 from sinkprune.sinks.bootstrap import LEVEL, bootstrap_indices, interval, resampled_means
 from sinkprune.sinks.settings import AnalysisSettings
 from sinkprune.sinks.stats import STATISTICS, nan_mean
+from sinkprune.sinks.store import control_index, untrained_state
 from sinkprune.sinks.summary import SinkAnalysis
 
 # (statistic, direction): +1 when the claim expects DLM > AR, −1 when it expects AR > DLM.
@@ -54,9 +58,36 @@ def _resample_indices(groups: dict[str, np.ndarray], settings: AnalysisSettings)
             for i, (name, v) in enumerate(sorted(groups.items()))}
 
 
+def _untrained_pairs(analysis: SinkAnalysis, names: dict[str, tuple[str, str]], statistic: str) -> list[int]:
+    """Seed indices with an untrained control on both sides (index 0 first)."""
+    seeds = [set(analysis.untrained_seeds(model, trajectory, statistic)) for model, trajectory in names.values()]
+    return sorted(set.intersection(*seeds))
+
+
+def seed_interval(point: float, sequence_ci: tuple[float, float], seed_gaps: np.ndarray) -> tuple[float, float]:
+    """CI of the excess widened by the spread of the untrained gap over initialisation seeds.
+
+    The trained model is one initialisation: its gap would differ under another seed by as much
+    as the untrained gaps differ between seeds. With K seed gaps of standard deviation s, a new
+    seed's gap lies within t(K−1) · s · √(1 + 1/K) of their mean (95 % prediction interval);
+    that half-width is added in quadrature to each side of the sequence-bootstrap interval.
+    Conservative: s also holds some of the sequence noise the bootstrap already counts.
+    """
+    from scipy import stats as scipy_stats
+
+    k = len(seed_gaps)
+    half = float(scipy_stats.t.ppf(0.5 + LEVEL / 2, k - 1) * np.std(seed_gaps, ddof=1) * math.sqrt(1 + 1 / k))
+    low, high = sequence_ci
+    return point - math.hypot(point - low, half), point + math.hypot(high - point, half)
+
+
 def compare(analysis: SinkAnalysis, dlm: str, ar: str, dlm_trajectory: str, statistic: str, direction: int,
             settings: AnalysisSettings) -> dict[str, Any] | None:
-    """One difference-in-differences comparison, or None when a needed trajectory is missing."""
+    """One difference-in-differences comparison, or None when a needed trajectory is missing.
+
+    The untrained gap is the mean over every untrained seed both sides have (``sinks.untrained_seeds``);
+    with two or more, the excess's CI also covers the seed-to-seed spread (:func:`seed_interval`).
+    """
     names = {"dlm": (dlm, dlm_trajectory), "ar": (ar, AR_TRAJECTORY)}
     groups = {}
     for side, state in GROUPS:
@@ -67,15 +98,27 @@ def compare(analysis: SinkAnalysis, dlm: str, ar: str, dlm_trajectory: str, stat
                 continue
             return None
         groups[f"{side}_{state}"] = values
-    idx = _resample_indices(groups, settings)
-    point = {k: float(nan_mean(v)) for k, v in groups.items()}
-    boot = {k: resampled_means(v, idx[k]) for k, v in groups.items()}
+    seeds = _untrained_pairs(analysis, names, statistic)
+    extra = {f"{side}_{untrained_state(i)}": analysis.get(model, untrained_state(i), trajectory, statistic)
+             for side, (model, trajectory) in names.items() for i in seeds if i > 0}
+    idx = _resample_indices(groups | extra, settings)
+    point = {k: float(nan_mean(v)) for k, v in (groups | extra).items()}
+    boot = {k: resampled_means(v, idx[k]) for k, v in (groups | extra).items()}
+    # Per-seed untrained gaps (point, resamples); the untrained sides are their seed means.
+    seed_gap = {i: direction * (point[f"dlm_{untrained_state(i)}"] - point[f"ar_{untrained_state(i)}"]) for i in seeds}
+    seed_boot = {i: direction * (boot[f"dlm_{untrained_state(i)}"] - boot[f"ar_{untrained_state(i)}"]) for i in seeds}
+    for side in names:
+        point[f"{side}_untrained"] = float(np.mean([point[f"{side}_{untrained_state(i)}"] for i in seeds]))
+        boot[f"{side}_untrained"] = np.mean([boot[f"{side}_{untrained_state(i)}"] for i in seeds], axis=0)
     gap_trained = direction * (boot["dlm_trained"] - boot["ar_trained"])
-    gap_untrained = direction * (boot["dlm_untrained"] - boot["ar_untrained"])
+    gap_untrained = np.mean([seed_boot[i] for i in seeds], axis=0)
     excess = gap_trained - gap_untrained
-    excess_point = direction * ((point["dlm_trained"] - point["ar_trained"])
-                                - (point["dlm_untrained"] - point["ar_untrained"]))
+    excess_point = direction * (point["dlm_trained"] - point["ar_trained"]) - float(np.mean(list(seed_gap.values())))
     excess_est = _estimate(excess_point, excess)
+    sequence_ci = list(excess_est["ci"])
+    if len(seeds) > 1 and None not in sequence_ci:
+        excess_est["ci"] = [_num(x) for x in seed_interval(excess_point, tuple(sequence_ci),
+                                                             np.array(list(seed_gap.values())))]
     low, high = excess_est["ci"]
     if low is None:
         holds, outcome = None, "undetermined: the statistic is undefined for some group (no sinks)"
@@ -91,8 +134,11 @@ def compare(analysis: SinkAnalysis, dlm: str, ar: str, dlm_trajectory: str, stat
         "statistic": statistic, "definition": STATISTICS[statistic], "expected": expected,
         "groups": {k: _estimate(point[k], boot[k]) for k in groups},
         "gap_trained": _estimate(direction * (point["dlm_trained"] - point["ar_trained"]), gap_trained),
-        "gap_untrained": _estimate(direction * (point["dlm_untrained"] - point["ar_untrained"]), gap_untrained),
+        "gap_untrained": _estimate(float(np.mean(list(seed_gap.values()))), gap_untrained),
+        "untrained_seeds": len(seeds),
+        "gap_untrained_by_seed": [_num(seed_gap[i]) for i in seeds],
         "excess_over_untrained_gap": excess_est,
+        "excess_ci_sequences_only": sequence_ci,
         "paired_bootstrap": len({id(v) for v in idx.values()}) == 1,
         "holds": holds, "outcome": outcome,
     }
@@ -125,13 +171,16 @@ def claim_report(analysis: SinkAnalysis, models: dict, settings: AnalysisSetting
         "claim": "Trained DLM sink temporal variance exceeds trained AR variance by more than the same "
                  "architectures show untrained (and AR attention is more concentrated).",
         "test": "difference-in-differences (V_DLM,trained - V_AR,trained) - (V_DLM,untrained - V_AR,untrained) "
-                f"> 0 with its {int(LEVEL * 100)}% bootstrap CI over sequences above 0; primary statistic "
+                f"> 0 with its {int(LEVEL * 100)}% CI above 0: paired bootstrap over sequences, widened by the "
+                f"spread of the untrained gap over {settings.untrained_seeds} initialisation seed(s) when there "
+                f"are two or more (the untrained gap is their mean); primary statistic "
                 f"{PRIMARY} ({STATISTICS[PRIMARY]}) on the DLM's {PRIMARY_DLM_TRAJECTORY} trajectory vs the "
                 f"AR model's {AR_TRAJECTORY} trajectory (same number of timesteps, same sequences).",
         "random_baseline": " ".join(BASELINE_DOC.split()),
         "settings": {"bootstrap": settings.bootstrap, "level": LEVEL, "seed": settings.seed,
                      "rule": settings.rule, "alpha": settings.alpha, "k": settings.k, "hard_eps": settings.hard_eps,
-                     "top_k": settings.top_k, "strong_head_ratio": settings.strong_head_ratio},
+                     "top_k": settings.top_k, "strong_head_ratio": settings.strong_head_ratio,
+                     "untrained_seeds": settings.untrained_seeds},
         "summary": summary,
         "missing": missing,
         "comparisons": comparisons,
@@ -151,19 +200,23 @@ CONTROL_SIDES = {"dlm": PRIMARY_DLM_TRAJECTORY, "ar": AR_TRAJECTORY}
 def control_analysis(trajectories: dict[tuple[str, str], Any], settings: AnalysisSettings) -> SinkAnalysis:
     """Layer-summed statistics of control trajectories ``{(group, side): Trajectory}``.
 
-    Group ``control`` holds the untrained control of each side; every other group is entered as
-    the "trained" state of models ``{group}-dlm`` / ``{group}-ar`` whose "untrained" state is
-    that control, so :func:`compare` tests them exactly as it tests the real stand-ins.
+    Groups ``control``, ``control-s1`` … hold the untrained controls of each side (seed index 0,
+    1, …); every other group is entered as the "trained" state of models ``{group}-dlm`` /
+    ``{group}-ar`` whose untrained states are those controls, so :func:`compare` tests them
+    exactly as it tests the real stand-ins.
     """
     from sinkprune.sinks.stats import sequence_statistics
 
     analysis = SinkAnalysis()
     stats = {key: sequence_statistics(t.mass, t.kinds, t.lengths, settings, "all")
              for key, t in trajectories.items()}
+    controls = {(untrained_state(control_index(group)), side): values for (group, side), values in stats.items()
+                if control_index(group) is not None}
     for (group, side), values in stats.items():
-        if group == "control":
+        if control_index(group) is not None:
             continue
-        for state, source in (("trained", values), ("untrained", stats[("control", side)])):
+        sources = [("trained", values)] + [(state, v) for (state, s), v in controls.items() if s == side]
+        for state, source in sources:
             for name, v in source.items():
                 analysis.values[(f"{group}-{side}", state, CONTROL_SIDES[side], "all", name)] = v
     return analysis
@@ -182,6 +235,7 @@ def control_report(trajectories: dict[tuple[str, str], Any], settings: AnalysisS
                                          statistic, direction, settings)) is not None]
     return {"description": {g: d for g, d in CONTROL_GROUPS.items() if g in pairs},
             "primary_statistic": PRIMARY, "planted_strength": strength,
-            "untrained_control": "random initialisation of each architecture (the controls' own seed); "
+            "untrained_control": f"random initialisations of each architecture ({settings.untrained_seeds} "
+                                 "seed(s) of the controls' own, none shared with the tested pairs); "
                                  "see docs/controls.md",
             "pairs": pairs}

@@ -13,7 +13,8 @@ class AnalysisSettings:
     ``top_k``: positions counted by the top-k mass share; ``analysis_seq_len``: optional cap on
     the sequence length analysed (paper scale: a 4096-token Dream window × 28 layers × 28 heads
     would make one trajectory file gigabytes); ``prompt_len`` / ``gen_length`` / ``gen_steps`` /
-    ``block_length``: the generation trajectory (config ``sinks.generate.*``).
+    ``block_length``: the generation trajectory (config ``sinks.generate.*``);
+    ``untrained_seeds``: initialisations per architecture the claim's untrained gap averages over.
     """
 
     seed: int = 0
@@ -33,10 +34,13 @@ class AnalysisSettings:
     gen_length: int = 64
     gen_steps: int = 32
     block_length: int = 32
+    untrained_seeds: int = 1
 
     def __post_init__(self) -> None:
         if self.rule not in ("soft", "hard"):
             raise ValueError(f"sinks.rule must be 'soft' or 'hard', got {self.rule!r}")
+        if self.untrained_seeds < 1:
+            raise ValueError(f"sinks.untrained_seeds must be >= 1, got {self.untrained_seeds}")
         if self.top_k < 1:
             raise ValueError(f"sinks.top_k must be >= 1, got {self.top_k}")
 

@@ -15,6 +15,7 @@ np.savez_compressed writes fixed zip timestamps, so the same arrays give byte-id
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,12 +74,43 @@ def load_trajectory(path: str | Path) -> Trajectory:
                           lengths=data["lengths"], times=data["times"], meta=json.loads(str(data["meta"])))
 
 
+# Untrained controls: ``untrained`` (the initialisation the trained model started from) and
+# ``untrained-s1`` … ``untrained-s{K-1}``, further seeds of the same architecture (sinks.untrained_seeds).
+UNTRAINED_STATE = re.compile(r"untrained(-s[1-9][0-9]*)?")
+
+
+def untrained_state(index: int) -> str:
+    """State name of the ``index``-th untrained seed (0: ``untrained``)."""
+    return "untrained" if index == 0 else f"untrained-s{index}"
+
+
+def untrained_index(state: str) -> int | None:
+    """Seed index of an untrained state name, None for any other state."""
+    if not UNTRAINED_STATE.fullmatch(state):
+        return None
+    return 0 if state == "untrained" else int(state.removeprefix("untrained-s"))
+
+
+def control_group(index: int) -> str:
+    """Directory name of the ``index``-th untrained control of the control pairs."""
+    return "control" if index == 0 else f"control-s{index}"
+
+
+def control_index(group: str) -> int | None:
+    """Seed index of a control group name (``control``, ``control-sN``), None for a tested pair."""
+    if group == "control":
+        return 0
+    if group.startswith("control-s") and group.removeprefix("control-s").isdigit():
+        return int(group.removeprefix("control-s"))
+    return None
+
+
 def parse_trajectory_path(path: str | Path) -> tuple[str, str, str]:
     """(model, state, kind) of ``.../{model}/{state}/{kind}.npz``; errors name the bad part."""
     path = Path(path)
     model, state, kind = path.parent.parent.name, path.parent.name, path.stem
-    if state not in ("trained", "untrained"):
-        raise ValueError(f"{path}: expected results/sinks/{{model}}/{{trained|untrained}}/{{kind}}.npz")
+    if state != "trained" and untrained_index(state) is None:
+        raise ValueError(f"{path}: expected results/sinks/{{model}}/{{trained|untrained|untrained-sN}}/{{kind}}.npz")
     if kind not in KINDS:
         raise ValueError(f"{path}: trajectory kind {kind!r} is not one of {', '.join(KINDS)}")
     return model, state, kind

@@ -19,11 +19,11 @@ from sinkprune.sinks.baseline import baseline_rng, baseline_statistics
 from sinkprune.sinks.bootstrap import bootstrap_indices, mean_ci
 from sinkprune.sinks.settings import AnalysisSettings
 from sinkprune.sinks.stats import STATISTICS, nan_mean, scope_names, sequence_statistics
-from sinkprune.sinks.store import Trajectory, load_trajectory, parse_trajectory_path
+from sinkprune.sinks.store import Trajectory, load_trajectory, parse_trajectory_path, untrained_index
 
 COLUMNS = ["model", "kind", "standin_for", "state", "trajectory", "scope", "statistic", "value", "ci_low",
            "ci_high", "n_sequences", "n_defined", "n_timesteps", "seq_len"]
-STATES = ("trained", "untrained", "random")
+STATES = ("trained", "untrained", "random")  # further untrained seeds (untrained-sN) sort after "untrained"
 # Layer-summed statistics shown in the LaTeX table (the CSV has every statistic and layer).
 TEX_STATISTICS = ("dominant_var", "centroid_var", "top1_share", "spatial_var", "strong_head_share")
 
@@ -41,6 +41,12 @@ class SinkAnalysis:
     def get(self, model: str, state: str, trajectory: str, statistic: str, scope: str = "all") -> np.ndarray | None:
         """Per-sequence values or None when that trajectory was not analysed."""
         return self.values.get((model, state, trajectory, scope, statistic))
+
+    def untrained_seeds(self, model: str, trajectory: str, statistic: str) -> list[int]:
+        """Seed indices of the untrained controls analysed for a model's trajectory, ascending."""
+        found = {untrained_index(state) for (m, state, traj, scope, name) in self.values
+                 if m == model and traj == trajectory and scope == "all" and name == statistic}
+        return sorted(i for i in found if i is not None)
 
 
 def analyse_trajectory(traj: Trajectory, settings: AnalysisSettings) -> dict[tuple[str, str], np.ndarray]:
@@ -96,11 +102,17 @@ def sinks_table(analysis: SinkAnalysis, models: dict, settings: AnalysisSettings
                      "n_defined": int(np.isfinite(values).sum()), "n_timesteps": steps, "seq_len": seq_len})
     df = pd.DataFrame(rows, columns=COLUMNS)
     order = {"scope": {s: i for i, s in enumerate(sorted(set(df["scope"]), key=_scope_rank))},
-             "state": {s: i for i, s in enumerate(STATES)},
+             "state": {s: _state_rank(s) for s in set(df["state"])},
              "statistic": {s: i for i, s in enumerate(STATISTICS)}}
     return df.sort_values(["model", "trajectory", "state", "scope", "statistic"],
                           key=lambda c: c.map(order[c.name]) if c.name in order else c,
                           kind="stable").reset_index(drop=True)
+
+
+def _state_rank(state: str) -> float:
+    # trained, untrained, untrained-s1 … untrained-sK, random
+    index = untrained_index(state)
+    return STATES.index(state) if index is None else 1 + index / (index + 1)
 
 
 def _scope_rank(scope: str) -> int:
@@ -118,7 +130,8 @@ def _tex(text: str) -> str:
 
 def sinks_latex(df: pd.DataFrame) -> str:
     """Layer-summed statistics: rows model × trajectory × state, cells 'value [CI low, CI high]'."""
-    sub = df[(df["scope"] == "all") & df["statistic"].isin(TEX_STATISTICS)]
+    # Further untrained seeds are in the CSV; the LaTeX table keeps one row per state.
+    sub = df[(df["scope"] == "all") & df["statistic"].isin(TEX_STATISTICS) & df["state"].isin(STATES)]
     header = " & ".join(["Model", "Kind", "Trajectory", "State"] + [_tex(s) for s in TEX_STATISTICS])
     lines = [f"\\begin{{tabular}}{{llll{'r' * len(TEX_STATISTICS)}}}", "\\toprule", header + r" \\", "\\midrule"]
     previous = None
