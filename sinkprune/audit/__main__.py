@@ -12,7 +12,6 @@ page, not an error.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from sinkprune.audit.report import build_report
 from sinkprune.audit.sections import PLANTED_PRUNING, SINK_POWER
 from sinkprune.audit.settings import AuditSettings
 from sinkprune.checksums import atomic_write
+from sinkprune.stage_parser import stage_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     With ``--fail-on-mismatch`` the exit code is 1 when any compared row fails the tolerance
     (missing rows never fail: they are reported).
     """
-    parser = argparse.ArgumentParser(prog="sinkprune audit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser, _ = stage_parser("audit", __doc__)
     parser.add_argument("--config", required=True, help="the run's config (its `audit:` section and scale)")
     parser.add_argument("--published", default="paper/published.csv")
     parser.add_argument("--main", default="results/tables/main.csv", help="our main table (tables stage)")
