@@ -68,7 +68,8 @@ if GROUP_SPARSITIES:
 
     use rule prune as prune_structured with:
         output:
-            models=[temp(directory(m)) for m in per_sparsity("results/prune/{model}/{method}/{sparsity}/model", structured=True)],
+            models=[temp(directory(m))
+                    for m in per_sparsity("results/prune/{model}/{method}/{sparsity}/model", structured=True)],
             reports=per_sparsity("results/prune/{model}/{method}/{sparsity}/report.json", structured=True),
         params:
             code=PRUNE_CODE,

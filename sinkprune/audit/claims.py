@@ -68,7 +68,8 @@ def pruning_pairs(ours: pd.DataFrame) -> pd.DataFrame:
 def pruning_summary(pairs: pd.DataFrame) -> pd.DataFrame:
     """Mean over tasks of sink-aware minus baseline per model, pair and sparsity."""
     rows = []
-    for (model, sink, base, sparsity), grp in pairs.groupby(["model", "sink_method", "baseline", "sparsity"], sort=True):
+    keys = ["model", "sink_method", "baseline", "sparsity"]
+    for (model, sink, base, sparsity), grp in pairs.groupby(keys, sort=True):
         informative = grp[~grp["verdict"].str.startswith("uninformative")]
         if informative.empty:
             rows.append({"model": model, "sink_method": sink, "baseline": base, "sparsity": sparsity,

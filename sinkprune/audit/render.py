@@ -81,7 +81,8 @@ def render_html(blocks: list[Block], title: str) -> str:
                 cells = []
                 for c in r:
                     cls = {"pass": "pass", "fail": "fail"}.get(c, "missing" if str(c).startswith("missing") else "")
-                    cells.append(f"<td class=\"{cls}\">{html.escape(str(c))}</td>" if cls else f"<td>{html.escape(str(c))}</td>")
+                    attr = f" class=\"{cls}\"" if cls else ""
+                    cells.append(f"<td{attr}>{html.escape(str(c))}</td>")
                 out.append("<tr>" + "".join(cells) + "</tr>")
             out.append("</table>")
     out.append("</body></html>")

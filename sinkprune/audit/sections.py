@@ -37,38 +37,8 @@ def sink_claim_blocks(claim_path: str | Path) -> list[Block]:
         blocks.append(("p", f"Claim: {data['claim']}"))
     if data.get("test"):
         blocks.append(("p", f"Test: {data['test']}"))
-    summary = data.get("summary")
-    if isinstance(summary, dict):
-        rows = [(dlm, r) for dlm in sorted(summary) for r in summary[dlm] if isinstance(r, dict)]
-        held = sum(r.get("holds") is True for _, r in rows)
-        verdict = ("holds" if rows and held == len(rows) else
-                   "not shown" if held == 0 else "holds only in part")
-        blocks.append(("p", f"Verdict against the untrained control: **{verdict}** at this scale "
-                            f"({held} of {len(rows)} primary DLM-vs-AR comparisons hold)."))
-        blocks.append(("table", (["DLM", "AR", "holds", "outcome", "excess over untrained gap [CI]",
-                                  "DLM trained", "AR trained", "DLM untrained", "AR untrained"],
-                                 [[dlm, fmt_cell(r.get("ar_model")), fmt_cell(r.get("holds")), fmt_cell(r.get("outcome")),
-                                   fmt_estimate(r.get("excess_over_untrained_gap")), fmt_estimate(r.get("dlm_trained")),
-                                   fmt_estimate(r.get("ar_trained")), fmt_estimate(r.get("dlm_untrained")),
-                                   fmt_estimate(r.get("ar_untrained"))] for dlm, r in rows])))
-        if data.get("missing"):
-            blocks.append(("p", "No comparison possible for: " + ", ".join(map(str, data["missing"]))
-                                + " (a trajectory or an AR model is missing)."))
-        comparisons = [c for c in data.get("comparisons", []) if isinstance(c, dict)]
-        if comparisons:
-            blocks.append(("p", "Every comparison (all statistics and DLM trajectories):"))
-            # The random-position control sits beside each trained group: a statistic no larger
-            # than its random value says nothing about learned sinks.
-            groups = lambda c, k: fmt_estimate((c.get("groups") or {}).get(k))  # noqa: E731
-            blocks.append(("table", (["DLM", "AR", "trajectory", "statistic", "expected", "excess [CI]",
-                                      "DLM trained", "DLM random", "AR trained", "AR random", "outcome"],
-                                     [[fmt_cell(c.get("dlm_model")), fmt_cell(c.get("ar_model")),
-                                       fmt_cell(c.get("dlm_trajectory")), fmt_cell(c.get("statistic")),
-                                       fmt_cell(c.get("expected")), fmt_estimate(c.get("excess_over_untrained_gap")),
-                                       groups(c, "dlm_trained"), groups(c, "dlm_random"),
-                                       groups(c, "ar_trained"), groups(c, "ar_random"),
-                                       fmt_cell(c.get("outcome"))] for c in comparisons])))
-        return blocks
+    if isinstance(data.get("summary"), dict):
+        return blocks + _summary_blocks(data)
     # Unknown layout: show a top-level verdict if there is one, and every recorded value.
     holds = data.get("holds")
     blocks.append(("p", f"Verdict: **{'holds' if holds else 'does not hold'}** at this scale."
@@ -77,6 +47,40 @@ def sink_claim_blocks(claim_path: str | Path) -> list[Block]:
     leaves = list(_flatten({k: v for k, v in data.items() if k not in ("claim", "test", "holds")}))
     if leaves:
         blocks.append(("table", (["recorded value", ""], [[k, v] for k, v in leaves])))
+    return blocks
+
+
+def _summary_blocks(data: dict[str, Any]) -> list[Block]:
+    """The verdict over the primary DLM-vs-AR comparisons, their table, and every comparison."""
+    summary = data["summary"]
+    rows = [(dlm, r) for dlm in sorted(summary) for r in summary[dlm] if isinstance(r, dict)]
+    held = sum(r.get("holds") is True for _, r in rows)
+    verdict = ("holds" if rows and held == len(rows) else
+               "not shown" if held == 0 else "holds only in part")
+    estimates = ("excess_over_untrained_gap", "dlm_trained", "ar_trained", "dlm_untrained", "ar_untrained")
+    blocks: list[Block] = [
+        ("p", f"Verdict against the untrained control: **{verdict}** at this scale "
+              f"({held} of {len(rows)} primary DLM-vs-AR comparisons hold)."),
+        ("table", (["DLM", "AR", "holds", "outcome", "excess over untrained gap [CI]",
+                    "DLM trained", "AR trained", "DLM untrained", "AR untrained"],
+                   [[dlm] + [fmt_cell(r.get(k)) for k in ("ar_model", "holds", "outcome")]
+                    + [fmt_estimate(r.get(k)) for k in estimates] for dlm, r in rows]))]
+    if data.get("missing"):
+        blocks.append(("p", "No comparison possible for: " + ", ".join(map(str, data["missing"]))
+                            + " (a trajectory or an AR model is missing)."))
+    comparisons = [c for c in data.get("comparisons", []) if isinstance(c, dict)]
+    if comparisons:
+        # The random-position control sits beside each trained group: a statistic no larger
+        # than its random value says nothing about learned sinks.
+        groups = ("dlm_trained", "dlm_random", "ar_trained", "ar_random")
+        blocks.append(("p", "Every comparison (all statistics and DLM trajectories):"))
+        blocks.append(("table", (["DLM", "AR", "trajectory", "statistic", "expected", "excess [CI]",
+                                  "DLM trained", "DLM random", "AR trained", "AR random", "outcome"],
+                                 [[fmt_cell(c.get(k)) for k in ("dlm_model", "ar_model", "dlm_trajectory",
+                                                                "statistic", "expected")]
+                                  + [fmt_estimate(c.get("excess_over_untrained_gap"))]
+                                  + [fmt_estimate((c.get("groups") or {}).get(g)) for g in groups]
+                                  + [fmt_cell(c.get("outcome"))] for c in comparisons])))
     return blocks
 
 
