@@ -28,17 +28,21 @@ def main(argv: list[str] | None = None) -> None:
         "tokenizer": "train the BPE tokenizer",
         "streams": "pretokenize the training mix",
         "calibration": "calibration windows (held-out text, or the config's dataset)"})
-    steps["corpus"].add_argument("--train", required=True)
-    steps["corpus"].add_argument("--heldout", required=True)
-    steps["corpus"].add_argument("--provenance", required=True)
-    steps["tokenizer"].add_argument("--train", required=True)
-    steps["tokenizer"].add_argument("--out", required=True)
-    steps["streams"].add_argument("--tokenizer", required=True)
-    steps["streams"].add_argument("--train", required=True)
-    steps["streams"].add_argument("--out", required=True)
-    steps["calibration"].add_argument("--tokenizer", required=True, help="tokenizer or model directory, or hub id")
-    steps["calibration"].add_argument("--heldout", help="held-out corpus text (mini scale)")
-    steps["calibration"].add_argument("--out", required=True)
+    p = steps["corpus"]
+    p.add_argument("--train", required=True)
+    p.add_argument("--heldout", required=True)
+    p.add_argument("--provenance", required=True)
+    p = steps["tokenizer"]
+    p.add_argument("--train", required=True)
+    p.add_argument("--out", required=True)
+    p = steps["streams"]
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--out", required=True)
+    p = steps["calibration"]
+    p.add_argument("--tokenizer", required=True, help="tokenizer or model directory, or hub id")
+    p.add_argument("--heldout", help="held-out corpus text (mini scale)")
+    p.add_argument("--out", required=True)
     for p in steps.values():
         p.add_argument("--config", required=True, help="validated sinkprune config YAML")
     args = parser.parse_args(argv)
