@@ -1,5 +1,5 @@
 # Audit: our results beside paper/published.csv, and verdicts on the paper's claims at this
-# scale (results/audit.md + .html).  Logic: sinkprune/audit.py.  `snakemake audit`.
+# scale (results/audit.md + .html).  Logic: sinkprune/audit/.  `snakemake audit`.
 
 
 
@@ -15,7 +15,7 @@ rule audit:
         md="results/audit.md",
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),
     params:
-        code=source_hash("sinkprune.audit"),
+        code=source_hash("sinkprune.audit.__main__"),
         config=CONFIGFILE,
         # The audit reads only the `audit:` and `scale` keys; rerun when they change.
         audit=json.dumps({"audit": config.get("audit", {}), "scale": config.get("scale")}, sort_keys=True),
@@ -27,6 +27,6 @@ rule audit:
     conda:
         "../environment.yml"
     shell:
-        "sinkprune audit --published {input.published} --main {input.main} --claims results/claims "
-        "--config {params.config} --protocol-diff {input.protocol_diff} --out {output.md} --html {output.html} "
-        "> {log} 2>&1"
+        "sinkprune audit --config {params.config} --published {input.published} --main {input.main} "
+        "--claims {input.claims} --controls {input.controls} --protocol-diff {input.protocol_diff} "
+        "--out {output.md} --html {output.html} > {log} 2>&1"

@@ -42,9 +42,20 @@ UNTRAINED_STATES = [untrained_state(i) for i in range(UNTRAINED_SEEDS)]
 
 def sparsities(method):
     """Sparsity strings a method runs at (structured methods use their own ratios)."""
-    if method in STRUCTURED:
+    return group_sparsities(structured=method in STRUCTURED)
+
+
+def group_sparsities(structured=False):
+    """Sparsity strings of the unstructured methods, or the structured methods' channel ratios."""
+    if structured:
         return list(config["prune"].get("structured_ratios", []))
     return list(config["prune"]["sparsities"])
+
+
+def per_sparsity(pattern, structured=False):
+    """``pattern`` at every sparsity of the (un)structured methods, its other wildcards kept: the
+    output list of one job that covers every sparsity of a model × method."""
+    return [pattern.replace("{sparsity}", s) for s in group_sparsities(structured)]
 
 
 def pruned_runs():

@@ -1,4 +1,4 @@
-# Data stage: offline corpus → tokenizer → training streams, calibration batch, mini tasks.
+# Data stage: offline corpus → tokenizer → training streams, calibration batch.
 
 
 rule corpus:
@@ -93,19 +93,3 @@ rule calibration:
         "sinkprune data calibration --config {params.config} --tokenizer {params.tokenizer} "
         "{params.heldout} --out {output} > {log} 2>&1"
 
-
-rule tasks:
-    output:
-        directory("results/data/tasks"),
-    params:
-        code=source_hash("sinkprune.evaluate.tasks", entry="sinkprune.evaluate.__main__"),
-        config=CONFIGFILE,
-        cfg=cfg("seed", "data", "eval"),
-    resources:
-        **resources_for("tasks"),
-    log:
-        "logs/data/tasks.log",
-    conda:
-        "../environment.yml"
-    shell:
-        "sinkprune evaluate build-tasks --config {params.config} --out-dir {output} > {log} 2>&1"

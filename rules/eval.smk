@@ -1,4 +1,4 @@
-# Evaluate stage: lm-eval on the offline mini tasks (or the paper's benchmarks).
+# Evaluate stage: the offline mini tasks, then lm-eval on them (or on the paper's benchmarks).
 
 # Package source every evaluation rule runs (a param: editing it reruns them).
 EVAL_CODE = source_hash(
@@ -12,6 +12,25 @@ EVAL_CODE = source_hash(
 # Perplexity as the release computes it after pruning (sinkprune/evaluate/perplexity.py): mini
 # reads the held-out text, paper WikiText-2 test. One job per model × method, like evaluate.
 PPL_TEXT = ["results/data/corpus_heldout.txt"] if config["scale"] == "mini" else []
+
+
+# The offline mini tasks (lm-eval YAML + JSONL) built from the synthetic skills; the paper's
+# benchmarks ship with lm-eval (TASK_DIRS in rules/common.smk is empty at paper scale).
+rule tasks:
+    output:
+        directory("results/data/tasks"),
+    params:
+        code=source_hash("sinkprune.evaluate.tasks", entry="sinkprune.evaluate.__main__"),
+        config=CONFIGFILE,
+        cfg=cfg("seed", "data", "eval"),
+    resources:
+        **resources_for("tasks"),
+    log:
+        "logs/eval/tasks.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "sinkprune evaluate build-tasks --config {params.config} --out-dir {output} > {log} 2>&1"
 
 
 if EVAL_SPLIT == "grouped":
@@ -50,7 +69,7 @@ if EVAL_SPLIT == "grouped":
             models=pruned_checkpoints,
             tasks=TASK_DIRS,
         output:
-            [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"]["sparsities"]],
+            per_sparsity("results/eval/{model}/{method}/{sparsity}.json"),
         params:
             code=EVAL_CODE,
             config=CONFIGFILE,
@@ -68,7 +87,7 @@ if EVAL_SPLIT == "grouped":
 
     use rule evaluate as evaluate_structured with:
         output:
-            [f"results/eval/{{model}}/{{method}}/{s}.json" for s in config["prune"].get("structured_ratios", [])],
+            per_sparsity("results/eval/{model}/{method}/{sparsity}.json", structured=True),
         wildcard_constraints:
             method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
 
@@ -104,7 +123,7 @@ if EVAL_SPLIT == "grouped":
             models=pruned_checkpoints,
             text=PPL_TEXT,
         output:
-            [f"results/eval/{{model}}/{{method}}/{s}/perplexity.json" for s in config["prune"]["sparsities"]],
+            per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json"),
         params:
             code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
             config=CONFIGFILE,
@@ -122,7 +141,7 @@ if EVAL_SPLIT == "grouped":
 
     use rule perplexity as perplexity_structured with:
         output:
-            [f"results/eval/{{model}}/{{method}}/{s}/perplexity.json" for s in config["prune"].get("structured_ratios", [])],
+            per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json", structured=True),
         wildcard_constraints:
             method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
 

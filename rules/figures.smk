@@ -26,7 +26,7 @@ rule fig_sink_layers:
     input:
         "results/tables/sinks.csv",
     output:
-        pdf=report("figures/sink_layers.pdf", caption="../workflow/report/sink_variance.rst", category="Sinks"),
+        pdf=report("figures/sink_layers.pdf", caption="../workflow/report/sink_layers.rst", category="Sinks"),
         png="figures/sink_layers.png",
     params:
         code=SINK_FIGURES_CODE,

@@ -40,14 +40,14 @@ if GROUP_SPARSITIES:
             calib="results/data/calibration/{model}.pt",
             shared=shared_stats_input,
         output:
-            models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"]["sparsities"]],
-            reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"]["sparsities"]],
+            models=[temp(directory(m)) for m in per_sparsity("results/prune/{model}/{method}/{sparsity}/model")],
+            reports=per_sparsity("results/prune/{model}/{method}/{sparsity}/report.json"),
         params:
             code=PRUNE_CODE,
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
             shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
-            sparsities=config["prune"]["sparsities"],
+            sparsities=group_sparsities(),
             timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
             cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
         wildcard_constraints:
@@ -68,14 +68,15 @@ if GROUP_SPARSITIES:
 
     use rule prune as prune_structured with:
         output:
-            models=[temp(directory(f"results/prune/{{model}}/{{method}}/{s}/model")) for s in config["prune"].get("structured_ratios", [])],
-            reports=[f"results/prune/{{model}}/{{method}}/{s}/report.json" for s in config["prune"].get("structured_ratios", [])],
+            models=[temp(directory(m))
+                    for m in per_sparsity("results/prune/{model}/{method}/{sparsity}/model", structured=True)],
+            reports=per_sparsity("results/prune/{model}/{method}/{sparsity}/report.json", structured=True),
         params:
             code=PRUNE_CODE,
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
             shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
-            sparsities=config["prune"].get("structured_ratios", []),
+            sparsities=group_sparsities(structured=True),
             timings=lambda w, output: [f"benchmarks/prune/{w.model}/{w.method}/{s}.json" for s in sparsities(w.method)],
             cfg=cfg("seed", "device", "dtype", "protocol", "sinks", "prune"),
         wildcard_constraints:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from sinkprune.stage_parser import stage_parser
+
 CHUNK = 1 << 20  # 1 MiB reads keep memory flat on multi-GB checkpoints.
 MANIFEST_NAME = "manifest.sha256"
 
@@ -210,14 +212,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``sinkprune checksums``."""
-    parser = argparse.ArgumentParser(prog="sinkprune checksums", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("manifest", help="hash every file under --root into --out")
+    parser, steps = stage_parser("checksums", __doc__, {
+        "manifest": "hash every file under --root into --out",
+        "verify": "recompute hashes; exit 1 naming every changed/missing/new file"}, dest="command")
+    m = steps["manifest"]
     m.add_argument("--root", default="results")
     m.add_argument("--out", default=f"results/{MANIFEST_NAME}")
     m.set_defaults(func=_cmd_manifest)
-    v = sub.add_parser("verify", help="recompute hashes; exit 1 naming every changed/missing/new file")
+    v = steps["verify"]
     v.add_argument("--manifest", default=f"results/{MANIFEST_NAME}")
     v.add_argument("--root", default=None, help="tree scanned for unlisted files (default: manifest's directory)")
     v.add_argument("--base", default=".", help="directory manifest paths are relative to (default: .)")

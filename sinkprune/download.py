@@ -13,10 +13,10 @@ listing every failure. Where the cache lives: ``HF_HOME`` (default ``~/.cache/hu
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from sinkprune.hub import GATED, DatasetNeed, ModelNeed, needed_datasets, needed_models
+from sinkprune.stage_parser import stage_parser
 
 
 def download_model(need: ModelNeed) -> str:
@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     """Download everything the config needs; exit 1 listing what failed."""
     from sinkprune.config import load_config
 
-    parser = argparse.ArgumentParser(prog="sinkprune download", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser, _ = stage_parser("download", __doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--dry-run", action="store_true", help="list what would be fetched, fetch nothing")
     args = parser.parse_args(argv)

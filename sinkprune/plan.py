@@ -15,7 +15,6 @@ is config ``plan.*``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sinkprune.prune.names import NEEDS_SHARED, STRUCTURED
+from sinkprune.stage_parser import stage_parser
 
 GB = 1e9
 # Cost-model defaults (schema defaults of `plan.*`; docs/paper-scale-jobs.md says why).
@@ -657,8 +657,7 @@ def main(argv: list[str] | None = None) -> None:
     """Print the plan, write the TSV; exit 1 when any job exceeds its limits."""
     from sinkprune.config import load_config
 
-    parser = argparse.ArgumentParser(prog="sinkprune plan", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser, _ = stage_parser("plan", __doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", required=True, help="TSV with one row per job")
     args = parser.parse_args(argv)

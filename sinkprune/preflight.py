@@ -11,7 +11,6 @@ directory's disk has room for the run. All problems are reported together, one p
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import sys
 from pathlib import Path
 
 from sinkprune.hub import GATED, DatasetNeed, ModelNeed, needed_datasets, needed_models
+from sinkprune.stage_parser import stage_parser
 
 
 def _hf_home() -> Path:
@@ -136,8 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run every check; exit 1 with one message listing all problems."""
     from sinkprune.config import load_config
 
-    parser = argparse.ArgumentParser(prog="sinkprune preflight", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser, _ = stage_parser("preflight", __doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--needed-disk-bytes", type=int, default=None,
                         help="disk the run needs in the working directory (default: sinkprune.plan's estimate)")

@@ -12,7 +12,6 @@ environment, which is exactly what the manifest should flag.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import platform
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sinkprune.checksums import atomic_write
+from sinkprune.stage_parser import stage_parser
 
 # Distribution names (as pip knows them) whose versions decide the numbers in the tables.
 KEY_PACKAGES: tuple[str, ...] = (
@@ -109,8 +109,7 @@ def to_json(record: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``sinkprune provenance``."""
-    parser = argparse.ArgumentParser(prog="sinkprune provenance", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser, _ = stage_parser("provenance", __doc__)
     parser.add_argument("--config", required=True, help="the config file the run used")
     parser.add_argument("--out", required=True, help="where to write the JSON record")
     parser.add_argument("--repo", default=".", help="git work tree to read the commit from")

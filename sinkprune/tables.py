@@ -14,7 +14,6 @@ CFG, ML-GSAI/LLaDA EVAL.md), and HellaSwag ``acc`` of 8B models lies ~15 points 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from sinkprune.config import load_config
+from sinkprune.stage_parser import stage_parser
 
 # Primary metric per lm-eval output, in order of preference (multiple choice, then generation).
 PRIMARY_METRICS = ("acc", "exact_match")
@@ -128,9 +128,8 @@ def to_latex(df: pd.DataFrame, decimals: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """``sinkprune tables main --config C --evals ... --reports ... --csv F --tex F``."""
-    parser = argparse.ArgumentParser(prog="sinkprune tables")
-    sub = parser.add_subparsers(dest="table", required=True)
-    p = sub.add_parser("main", help="the main accuracy table")
+    parser, steps = stage_parser("tables", __doc__, {"main": "the main accuracy table"}, dest="table")
+    p = steps["main"]
     p.add_argument("--config", required=True)
     p.add_argument("--evals", nargs="+", required=True)
     p.add_argument("--reports", nargs="*", default=[])

@@ -38,6 +38,13 @@ def test_every_referenced_caption_exists() -> None:
     assert not missing, f"captions referenced by rules but absent: {missing}"
 
 
+def test_each_report_output_has_its_own_caption() -> None:
+    """A caption describes one figure or table: two report() outputs never share one."""
+    refs = [n for smk in sorted((REPO / "rules").glob("*.smk"))
+            for n in re.findall(r"caption=\"\.\./workflow/report/([\w.-]+\.rst)\"", smk.read_text())]
+    assert refs and len(refs) == len(set(refs)), f"captions used twice: {sorted({n for n in refs if refs.count(n) > 1})}"
+
+
 @pytest.mark.parametrize("caption", sorted(p.name for p in REPORT.glob("*.rst")))
 def test_caption_renders_without_warnings(caption: str) -> None:
     text = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(

@@ -1,7 +1,8 @@
-"""rules/checksums.smk under real Snakemake: `verify` names a corrupted intermediate, and the
-recovery documented in docs/reproducibility.md (`--forcerun <file>`) restores it.
+"""rules/checksums.smk and rules/provenance.smk under real Snakemake: `verify` names a corrupted
+intermediate, the recovery documented in docs/reproducibility.md (`--forcerun <file>`) restores
+it, and the provenance rule's output is stable.
 
-A two-rule toy workflow stands in for the DAG: it includes our rules file unchanged and defines
+A two-rule toy workflow stands in for the DAG: it includes our rules files unchanged and defines
 the names rules/common.smk provides (CONFIGFILE, manifest_inputs, source_hash, resources_for).
 """
 
@@ -40,6 +41,7 @@ rule stage2:
     shell: "sort -r {{input}} > {{output}}"
 
 include: "{REPO / 'rules' / 'checksums.smk'}"
+include: "{REPO / 'rules' / 'provenance.smk'}"
 """
 
 

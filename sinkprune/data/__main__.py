@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from sinkprune.config import load_config
 from sinkprune.data.skills import Item
+from sinkprune.stage_parser import stage_parser
 
 
 def _skill_examples(config: dict) -> list[Item]:
@@ -23,25 +23,27 @@ def _skill_examples(config: dict) -> list[Item]:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one data step."""
-    parser = argparse.ArgumentParser(prog="sinkprune data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="step", required=True)
-    p = sub.add_parser("corpus", help="offline corpus from standard-library docstrings")
+    parser, steps = stage_parser("data", __doc__, {
+        "corpus": "offline corpus from standard-library docstrings",
+        "tokenizer": "train the BPE tokenizer",
+        "streams": "pretokenize the training mix",
+        "calibration": "calibration windows (held-out text, or the config's dataset)"})
+    p = steps["corpus"]
     p.add_argument("--train", required=True)
     p.add_argument("--heldout", required=True)
     p.add_argument("--provenance", required=True)
-    p = sub.add_parser("tokenizer", help="train the BPE tokenizer")
+    p = steps["tokenizer"]
     p.add_argument("--train", required=True)
     p.add_argument("--out", required=True)
-    p = sub.add_parser("streams", help="pretokenize the training mix")
+    p = steps["streams"]
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--train", required=True)
     p.add_argument("--out", required=True)
-    p = sub.add_parser("calibration", help="calibration windows (held-out text, or the config's dataset)")
+    p = steps["calibration"]
     p.add_argument("--tokenizer", required=True, help="tokenizer or model directory, or hub id")
     p.add_argument("--heldout", help="held-out corpus text (mini scale)")
     p.add_argument("--out", required=True)
-    for p in sub.choices.values():
+    for p in steps.values():
         p.add_argument("--config", required=True, help="validated sinkprune config YAML")
     args = parser.parse_args(argv)
     config = load_config(args.config)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from sinkprune.config import load_config, set_threads
+from sinkprune.stage_parser import stage_parser
 
 
 # Further untrained seeds (sinks.untrained_seeds): the model's own init seed + stride × index.
@@ -92,13 +93,10 @@ def init_command(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one models step."""
-    from sinkprune.hub import use_offline_cache
-
-    use_offline_cache()  # compute jobs read the cache `snakemake download` filled
-    parser = argparse.ArgumentParser(prog="sinkprune models", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="step", required=True)
-    p = sub.add_parser("train", help="train one mini model")
+    parser, steps = stage_parser("models", __doc__, {
+        "train": "train one mini model",
+        "init": "untrained control of a hub / local checkpoint (paper scale)"}, offline=True)
+    p = steps["train"]
     p.add_argument("--config", required=True)
     p.add_argument("--model", required=True, help="key of config 'models'")
     p.add_argument("--tokenizer", required=True)
@@ -108,16 +106,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--untrained", nargs="+", required=True,
                    help="untrained control directories, one per seed index (0: the init training starts from)")
     p.add_argument("--log", required=True)
-    p = sub.add_parser("init", help="untrained control of a hub / local checkpoint (paper scale)")
+    p = steps["init"]
     p.add_argument("--config", required=True)
     p.add_argument("--model", required=True, help="key of config 'models' with a 'path'")
     p.add_argument("--seed-index", type=int, default=0, help="0: the model's own init seed; N: a further seed")
     p.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    if args.step == "train":
-        train_command(args)
-    else:
-        init_command(args)
+    {"train": train_command, "init": init_command}[args.step](args)
 
 
 if __name__ == "__main__":

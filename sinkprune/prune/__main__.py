@@ -8,23 +8,18 @@ diff:  ``--model DIR --name NAME --calib FILE --config CONFIG.yaml --out protoco
 
 from __future__ import annotations
 
-import argparse
-
 from sinkprune.prune.api import run_pruning, run_stats
 from sinkprune.prune.names import METHODS, NEEDS_SHARED
+from sinkprune.stage_parser import stage_parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run one sub-command."""
-    from sinkprune.hub import use_offline_cache
-
-    use_offline_cache()  # compute jobs read the cache `snakemake download` filled
-    parser = argparse.ArgumentParser(prog="sinkprune prune", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    stats = sub.add_parser("stats", help="sink scores shared by the sink-aware methods (once per model)")
-    run = sub.add_parser("run", help="prune one model with one method at one sparsity")
-    diff = sub.add_parser("diff", help="mask entries that differ between protocol released and corrected")
+    parser, steps = stage_parser("prune", __doc__, {
+        "stats": "sink scores shared by the sink-aware methods (once per model)",
+        "run": "prune one model with one method at one sparsity",
+        "diff": "mask entries that differ between protocol released and corrected"}, offline=True, dest="command")
+    stats, run, diff = steps["stats"], steps["run"], steps["diff"]
     for p in (stats, run, diff):
         p.add_argument("--model", required=True, help="dense checkpoint directory (or hub id)")
         p.add_argument("--calib", required=True, help="calibration.pt with input_ids [N, S]")
