@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from sinkprune.controls.data import control_rows
-from sinkprune.controls.planted import Arch, build_background, plant, plant_massive
+from sinkprune.controls.data import control_rows, sink_first_rows
+from sinkprune.controls.planted import Arch, build_background, first_token_ids, plant, plant_massive
 from sinkprune.controls.pruning import gain_summary, nonsink_error, t_interval
 from sinkprune.controls.settings import ControlSettings
 from sinkprune.controls.sinks import (
@@ -124,19 +124,27 @@ def test_power_summary_counts_holds(controls, analysis):
     assert summary["smallest_detectable_excess"] == pytest.approx(0.005 + 0.8 * 0.205)
 
 
-def test_massive_sink_dominates_its_channels_only():
+def _massive(channels: int = 4):
     model = build_background(Arch("dream", dict(ARCH, init_std=0.02), 256, SEQ), 1)
-    dims, _ = plant_massive(model, channels=4, gain=8.0)
-    ids = control_rows(4, SEQ, 256, 0)
+    dims, _ = plant_massive(model, channels=channels, gain=64.0)
+    return model, dims
+
+
+def _gate_input(model, ids: torch.Tensor, layer: int = 1) -> torch.Tensor:
     captured = {}
     def keep(_module, inputs, _output) -> None:
         captured["x"] = inputs[0]
 
-    hook = model.layers[1].mlp.gate_proj.register_forward_hook(keep)
+    hook = model.layers[layer].mlp.gate_proj.register_forward_hook(keep)
     with torch.no_grad():
         model(ids)
     hook.remove()
-    x = captured["x"]  # [B, S, D] normalised input of a later layer
+    return captured["x"]  # [B, S, D] normalised input of a later layer
+
+
+def test_massive_sink_dominates_its_channels_only():
+    model, dims = _massive()
+    x = _gate_input(model, sink_first_rows(4, SEQ, 256, first_token_ids(4), 0))
     assert (x[:, 1:, dims] == 0).all()  # no other token has them
     norms = x.pow(2).sum(dim=(0, 1)).sqrt()
     others = torch.ones(x.shape[-1], dtype=torch.bool)
@@ -144,16 +152,86 @@ def test_massive_sink_dominates_its_channels_only():
     assert norms[dims].min() > 3 * norms[others].max()  # the sink dominates them
 
 
+def test_massive_sink_spans_its_channels_with_equal_norms():
+    """Over rows that start with each first token the sink's rows of XᵀX have full rank in R
+    (what makes SparseGPT pay for them) and equal per-channel norms (what Wanda sees)."""
+    model, dims = _massive()
+    sink = _gate_input(model, sink_first_rows(4, SEQ, 256, first_token_ids(4), 0))[:, 0, dims].double()
+    assert torch.linalg.matrix_rank(sink) == len(dims)
+    gram = sink.T @ sink
+    assert torch.allclose(gram, gram[0, 0] * torch.eye(len(dims), dtype=gram.dtype), rtol=1e-4, atol=1e-4 * gram[0, 0])
+
+
+def test_massive_sink_channels_matter_only_for_the_sink():
+    """Zeroing every weight that reads R leaves the other positions' outputs as they were."""
+    from sinkprune.controls.pruning import nonsink_error
+
+    model, dims = _massive()
+    pruned = build_background(Arch("dream", dict(ARCH, init_std=0.02), 256, SEQ), 1)
+    plant_massive(pruned, channels=4, gain=64.0)
+    with torch.no_grad():
+        for layer in pruned.layers:
+            for linear in (layer.self_attn.q_proj, layer.mlp.gate_proj, layer.mlp.up_proj):
+                linear.weight[:, dims] = 0.0
+    assert nonsink_error(pruned, model, sink_first_rows(4, SEQ, 256, first_token_ids(4), 1)) < 1e-3
+
+
 def test_massive_sink_is_a_sink_and_survives_pruning_of_its_channels():
     from sinkprune.prune.settings import PruneSettings
     from sinkprune.prune.stats import compute_shared_stats
 
-    model = build_background(Arch("dream", dict(ARCH, init_std=0.02), 256, SEQ), 1)
-    plant_massive(model, channels=4, gain=8.0)
-    shared = compute_shared_stats(model, control_rows(4, SEQ, 256, 0),
+    model, _ = _massive()
+    shared = compute_shared_stats(model, sink_first_rows(4, SEQ, 256, first_token_ids(4), 0),
                                   dataclasses.replace(PruneSettings().sinks, diffusion_steps=10), 0)
     assert (shared.scores[:, :, 0] > 0.99).all()
     assert (shared.scores[:, :, 1:] < 0.5).all()
+
+
+@pytest.mark.parametrize("spanning", [True, False])
+def test_sparsegpt_pays_for_a_spanning_sink_and_folds_a_fixed_one(spanning):
+    """The premise of sink-aware SparseGPT, by construction: with the sink spanning R, SparseGPT
+    keeps most weights reading R (budget spent on the sink) and sink-aware SparseGPT removes them
+    all. A sink that is one fixed vector (every row starts with the same first token) is rank 1 in
+    XᵀX: SparseGPT then removes a large share of R's weights itself (their inputs are
+    collinear, and its update folds them into the weights it keeps), leaving sink-aware
+    SparseGPT little to gain."""
+    import copy
+
+    from sinkprune.prune.methods import prune_model
+    from sinkprune.prune.settings import PruneSettings
+    from sinkprune.prune.sparsity import parse_sparsity
+    from sinkprune.prune.stats import compute_shared_stats
+
+    model, dims = _massive()
+    calib = sink_first_rows(8, SEQ, 256, first_token_ids(4), 0)
+    if not spanning:
+        calib[:, 0] = first_token_ids(4)[0]
+    settings = PruneSettings(sinks=dataclasses.replace(PruneSettings().sinks, diffusion_steps=10))
+    shared = compute_shared_stats(model, calib, settings.sinks, 0)
+    removed = {}
+    for method in ("sparsegpt", "sink_sparsegpt"):
+        pruned = copy.deepcopy(model)
+        prune_model(pruned, method, parse_sparsity("0.50"), calib, shared, settings)
+        removed[method] = float((pruned.layers[1].mlp.gate_proj.weight[:, dims] == 0).float().mean())
+    assert removed["sink_sparsegpt"] == 1.0
+    if spanning:
+        assert removed["sparsegpt"] < 0.1, removed
+    else:
+        assert removed["sparsegpt"] > 0.3, removed
+
+
+def test_pruning_control_rejects_what_would_break_its_premise():
+    from sinkprune.controls.planted import sign_patterns
+    from sinkprune.controls.pruning import control_batches
+
+    with pytest.raises(ValueError, match="controls.pruning.channels must be a power of 2"):
+        sign_patterns(12)
+    short = dict(CONFIG["controls"], pruning={"channels": 16, "n_samples": 8})
+    with pytest.raises(ValueError, match="controls.pruning.n_samples"):
+        control_batches(ControlSettings.from_config({"controls": short}), 0)
+    rows = sink_first_rows(8, SEQ, 256, first_token_ids(4), 0)
+    assert rows[:, 0].tolist() == first_token_ids(4) * 2
+    assert (rows[:, 1:-1] > max(first_token_ids(4))).all()  # first tokens appear nowhere else
 
 
 def test_nonsink_error_ignores_the_sink_position():
@@ -176,21 +254,26 @@ def test_gain_summary_verdicts():
 
 
 @pytest.mark.slow
-def test_planted_pruning_gain_for_sink_aware_wanda_and_none_without_sink():
-    """The mini config's pruning control at 50 % (its 4 repetitions): the planted gain of
-    sink-aware Wanda is significant, the matched no-sink setting shows none. (Over the first 3
-    repetitions alone the no-sink difference is significant too: docs/controls.md.)"""
-    from sinkprune.config import REPO_ROOT, load_config
+def test_planted_pruning_gain_for_both_methods_and_none_without_sink():
+    """The mini config's pruning control (its repetitions R, and R − 1): in the planted setting
+    sink-aware Wanda and sink-aware SparseGPT are significantly better than their bases at every
+    sparsity; the matched no-sink setting shows no significant difference."""
+    from sinkprune.config import REPO_ROOT, load_config, set_threads
     from sinkprune.controls.pruning import error_table
     from sinkprune.prune.settings import PruneSettings
 
     config = load_config(REPO_ROOT / "config" / "mini.yaml")
-    config["controls"]["pruning"].update(sparsities=["0.50"])
     controls = ControlSettings.from_config(config)
-    out = {(g["setting"], g["sink_method"]): g
-           for g in gain_summary(error_table(controls, PruneSettings.from_config(config)))}
-    assert out[("planted", "sink_wanda")]["verdict"] == "sink-aware better", out[("planted", "sink_wanda")]
-    assert out[("no_sink", "sink_wanda")]["verdict"] == "no significant difference", out[("no_sink", "sink_wanda")]
+    threads = torch.get_num_threads()
+    set_threads(config)  # as the CLI runs it: the same sums, the same numbers
+    try:
+        table = error_table(controls, PruneSettings.from_config(config))
+    finally:
+        torch.set_num_threads(threads)
+    for reps in (controls.prune_reps, controls.prune_reps - 1):
+        for g in gain_summary(table[table["rep"] < reps]):
+            expected = "sink-aware better" if g["setting"] == "planted" else "no significant difference"
+            assert g["verdict"] == expected, (reps, g)
 
 
 def test_claim_json_controls_section(runs, analysis):

@@ -173,31 +173,64 @@ def plant(model: Any, strength: float) -> Any:
 
 
 # ----- planted massive activations (the pruning control) ---------------------------------------
-MASSIVE_LEVEL = 1.0e4  # BOS's residual value in each massive dimension (others: O(1))
+MASSIVE_LEVEL = 1.0e4  # the sink's residual magnitude in each massive dimension (others: O(1))
+
+
+def first_token_ids(channels: int) -> list[int]:
+    """Ids of the pruning control's first tokens: ``channels`` ids right after the specials.
+
+    Each carries its own sign pattern of the massive activation (:func:`plant_massive`), so the
+    sink's activations span all ``channels`` dimensions over a calibration batch.
+    """
+    first = max(SPECIAL_IDS.values()) + 1
+    return list(range(first, first + channels))
+
+
+def sign_patterns(channels: int) -> torch.Tensor:
+    """``[channels, channels]`` ±1 rows of the Sylvester Hadamard matrix: mutually orthogonal,
+    equal magnitude in every column. ``channels`` must be a power of 2."""
+    if channels < 1 or channels & (channels - 1):
+        raise ValueError(f"controls.pruning.channels must be a power of 2 (the sink's sign patterns are "
+                         f"Hadamard rows), got {channels}")
+    rows = torch.ones(1, 1)
+    while rows.shape[0] < channels:
+        rows = torch.cat([torch.cat([rows, rows], 1), torch.cat([rows, -rows], 1)], 0)
+    return rows
 
 
 @torch.no_grad()
 def plant_massive(model: Any, channels: int, gain: float) -> tuple[list[int], int]:
-    """BOS becomes an attention sink whose activations dominate ``channels`` input channels.
+    """Position 0 becomes an attention sink whose activations dominate ``channels`` input channels.
 
-    In place: ``channels`` residual dimensions R hold ``MASSIVE_LEVEL`` for BOS and 0 for every
-    other token at every layer (the embedding column is set only for BOS; no o_proj/down_proj
-    writes into R), and every RMSNorm scales R by ``gain``, so the normalised inputs of q, gate
-    and up carry BOS's massive values in R. R feeds no key and no value (those columns are
-    zero), so what reads R changes BOS's own query and MLP only: the channels matter only for
-    the sink. BOS's massive norm also shrinks the rest of its normalised state, so its values
+    In place: ``channels`` residual dimensions R hold ``±MASSIVE_LEVEL`` for the first tokens
+    (:func:`first_token_ids`; token k has the sign pattern of Hadamard row k) and 0 for every
+    other token at every layer (only those embedding rows set R, no o_proj/down_proj writes
+    into R), and every RMSNorm scales R by ``gain``, so the normalised inputs of q, gate and up
+    carry the sink's massive values in R. R feeds no key and no value (those columns are zero),
+    so what reads R changes the sink's own query and MLP only: the channels matter only for the
+    sink. Its massive norm also shrinks the rest of the sink's normalised state, so its values
     stay near 0: a no-op sink, as in trained models. Two layer-0 heads attend to position 0
-    through their biases alone (:func:`write_first_position_head`), out of pruning's reach.
+    through their biases alone (:func:`write_first_position_head`), out of pruning's reach,
+    whatever token sits there.
+
+    Why one pattern per first token: over a calibration batch whose rows start with different
+    first tokens, the sink's rows of XᵀX span R (rank ``channels``, orthogonal patterns, equal
+    per-channel norms). A sink that is one fixed vector puts a rank-1 block into XᵀX: R's
+    inputs are collinear, so SparseGPT removes most weights reading R first and its update
+    folds them into the ones it keeps, spending little budget on the sink (docs/controls.md).
     Returns (R, number of sink heads).
     """
     hidden = model.backbone.config.hidden_size
-    bos = model.bos_id
     first = hidden + min(INDICATOR_DIMS.values()) - channels
     dims = list(range(first, first + channels))
+    tokens = first_token_ids(channels)
     emb = model.backbone.model.embed_tokens.weight
+    if max(tokens) >= emb.shape[0]:
+        raise ValueError(f"controls.vocab_size must exceed {max(tokens)}: the pruning control needs "
+                         f"{channels} first-token ids after the specials")
     emb[:, dims] = 0.0
-    emb[bos] = 0.0
-    emb[bos, dims] = MASSIVE_LEVEL
+    emb[tokens] = 0.0
+    emb[tokens[0]:tokens[-1] + 1, first:first + channels] = MASSIVE_LEVEL * sign_patterns(channels).to(emb.dtype)
     for layer in model.layers:
         layer.input_layernorm.weight[dims] = gain
         layer.post_attention_layernorm.weight[dims] = gain

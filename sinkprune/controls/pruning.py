@@ -2,10 +2,13 @@
 premise holds by construction, and nothing more when it does not?
 
 Two matched settings per repetition (same background seed, calibration and evaluation rows):
-- ``planted``: :func:`sinkprune.controls.planted.plant_massive`: BOS is an attention sink (two
-  bias-only layer-0 heads) whose activations dominate ``channels`` input channels of q, gate
-  and up in every layer, channels that only BOS's own computation reads;
-- ``no_sink``: the same background without that write.
+- ``planted``: :func:`sinkprune.controls.planted.plant_massive`: position 0 is an attention sink
+  (two bias-only layer-0 heads) whose activations dominate ``channels`` input channels of q,
+  gate and up in every layer, channels that only the sink's own computation reads. Each row
+  starts with one of ``channels`` first tokens, each with its own sign pattern in those
+  channels, so the sink's rows span them in XᵀX (what SparseGPT weighs) as well as dominating
+  their norms (what Wanda weighs);
+- ``no_sink``: the same background and rows without that write.
 In both, the mask token's embedding is zero, so mask tokens add nothing to the layer-0 input
 statistics of the noised calibration passes that sink-aware Wanda accumulates (otherwise one
 repeated vector would dominate them and sink-aware Wanda would differ from Wanda with or
@@ -14,8 +17,8 @@ without a sink).
 Each setting is pruned by the real code (``compute_shared_stats`` + ``prune_model``) with Wanda,
 SparseGPT and their sink-aware variants at each sparsity. Non-sink behaviour: relative error
 (%) of the blocks' contribution to the final hidden state (last hidden − embedding) at every
-position except BOS, on held-out rows, against the dense model. Gain = base error − sink-aware
-error; mean and 95 % t-interval over repetitions.
+position except the first, on held-out rows, against the dense model. Gain = base error −
+sink-aware error; mean and 95 % t-interval over repetitions.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import pandas as pd
 import torch
 from scipy import stats as scipy_stats
 
-from sinkprune.controls.data import control_rows
-from sinkprune.controls.planted import build_background, plant_massive
+from sinkprune.controls.data import sink_first_rows
+from sinkprune.controls.planted import build_background, first_token_ids, plant_massive
 from sinkprune.controls.settings import ControlSettings
-from sinkprune.prune.methods import prune_model
+from sinkprune.prune.methods import dense_statistics, prune_model
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import compute_shared_stats
@@ -42,11 +45,19 @@ LEVEL = 0.95
 
 
 @torch.no_grad()
-def nonsink_error(pruned: Any, dense: Any, ids: torch.Tensor) -> float:
-    """Relative squared error (%) of the blocks' output at positions 1… (all but BOS) of ``ids``."""
+def block_output(model: Any, ids: torch.Tensor) -> torch.Tensor:
+    """The blocks' contribution (last hidden − embedding) at positions 1… (all but the sink) of ``ids``."""
+    return model.last_hidden(ids)[:, 1:] - model.backbone.model.embed_tokens(ids)[:, 1:]
+
+
+@torch.no_grad()
+def nonsink_error(pruned: Any, dense: Any, ids: torch.Tensor, ref: torch.Tensor | None = None) -> float:
+    """Relative squared error (%) of the blocks' output at positions 1… of ``ids``; ``ref``: the
+    dense model's :func:`block_output` on ``ids`` when already computed."""
     embedded = dense.backbone.model.embed_tokens(ids)[:, 1:]
     ours = pruned.last_hidden(ids)[:, 1:] - embedded
-    ref = dense.last_hidden(ids)[:, 1:] - embedded
+    if ref is None:
+        ref = block_output(dense, ids)
     return float(((ours - ref) ** 2).sum() / (ref ** 2).sum()) * 100.0
 
 
@@ -62,25 +73,43 @@ def setting_model(controls: ControlSettings, setting: str, seed: int) -> Any:
     return model
 
 
+def control_batches(controls: ControlSettings, rep: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(calibration, held-out) rows ``[n_samples, seq_len]`` of repetition ``rep``.
+
+    Every first token starts at least one calibration row, so the sink's rows span all of R.
+    """
+    if controls.prune_samples < controls.channels:
+        raise ValueError(f"controls.pruning.n_samples ({controls.prune_samples}) must be at least "
+                         f"controls.pruning.channels ({controls.channels}): each first token must start a "
+                         "calibration row for the sink to span its channels")
+    tokens = first_token_ids(controls.channels)
+    seed = controls.rep_seeds(rep)["data"]
+    rows = [sink_first_rows(controls.prune_samples, controls.seq_len, controls.vocab_size, tokens, s)
+            for s in (seed, seed + 10_000)]
+    return rows[0], rows[1]
+
+
 def error_table(controls: ControlSettings, prune: PruneSettings) -> pd.DataFrame:
     """One row per repetition × setting × method × sparsity with the non-sink error (%)."""
     rows = []
     for rep in range(controls.prune_reps):
         seeds = controls.rep_seeds(rep)
-        calib = control_rows(controls.prune_samples, controls.seq_len, controls.vocab_size, seeds["data"])
-        held_out = control_rows(controls.prune_samples, controls.seq_len, controls.vocab_size,
-                                seeds["data"] + 10_000)
+        calib, held_out = control_batches(controls, rep)
         for setting in SETTINGS:
             dense = setting_model(controls, setting, seeds["planted"])
             shared = compute_shared_stats(dense, calib, prune.sinks, prune.seed + rep)
             sink_share = float(shared.scores[:, :, 0].mean())
+            ref = block_output(dense, held_out)
+            # One-shot statistics of the dense model serve every sparsity (as in a prune job).
+            once = {m: dense_statistics(dense, m, calib, shared, prune.released)
+                    for pair in PAIRS.items() for m in pair}
             for sparsity in controls.prune_sparsities:
                 for method in [m for pair in PAIRS.items() for m in pair]:
                     model = copy.deepcopy(dense)
-                    prune_model(model, method, parse_sparsity(sparsity), calib, shared, prune)
+                    prune_model(model, method, parse_sparsity(sparsity), calib, shared, prune, dense=once[method])
                     rows.append({"rep": rep, "setting": setting, "sparsity": sparsity, "method": method,
-                                 "error_pct": nonsink_error(model, dense, held_out),
-                                 "bos_sink_score": sink_share})
+                                 "error_pct": nonsink_error(model, dense, held_out, ref),
+                                 "first_position_sink_score": sink_share})
     return pd.DataFrame(rows)
 
 

@@ -25,10 +25,10 @@ class ControlSettings:
     power_strengths: tuple[float, ...] = (0.0, 0.005, 0.01, 0.02, 0.05)
     power_reps: int = 6
     channels: int = 16
-    gain: float = 8.0
+    gain: float = 64.0
     prune_init_std: float = 0.02
     prune_sparsities: tuple[str, ...] = ("0.50", "0.75")
-    prune_reps: int = 4
+    prune_reps: int = 8
     prune_samples: int = 16
 
     @classmethod
@@ -43,9 +43,9 @@ class ControlSettings:
                    ar_family=c.get("ar_family", "qwen2"), strength=float(sinks.get("strength", 0.3)),
                    power_strengths=tuple(float(s) for s in sinks.get("power_strengths", cls.power_strengths)),
                    power_reps=int(sinks.get("power_reps", 6)), channels=int(prune.get("channels", 16)),
-                   gain=float(prune.get("gain", 8.0)), prune_init_std=float(prune.get("init_std", 0.02)),
+                   gain=float(prune.get("gain", 64.0)), prune_init_std=float(prune.get("init_std", 0.02)),
                    prune_sparsities=tuple(prune.get("sparsities", ("0.50", "0.75"))),
-                   prune_reps=int(prune.get("reps", 4)), prune_samples=int(prune.get("n_samples", 16)))
+                   prune_reps=int(prune.get("reps", 8)), prune_samples=int(prune.get("n_samples", 16)))
 
     def dlm(self) -> Arch:
         """Architecture of the planted DLM (and of its untrained control)."""
