@@ -292,8 +292,15 @@ class Planner:
                          host_mem=self.base + 16 * params + int(train["batch_size"]) * seq * arch.hidden * 4 * 20)
             else:
                 # Random init on the host in fp32, saved in the run's dtype; kept until sinks ran.
-                self.add("init_untrained", f"model={m}", "models", flops=20 * params, out_bytes=params * self.bytes,
-                         host_mem=self.base + params * (4 + self.bytes), temp=True)
+                for state in self.untrained_states():
+                    self.add("init_untrained", f"model={m},state={state}", "models", flops=20 * params,
+                             out_bytes=params * self.bytes, host_mem=self.base + params * (4 + self.bytes), temp=True)
+
+    def untrained_states(self) -> list[str]:
+        """State names of the untrained controls (``sinks.untrained_seeds`` of them)."""
+        from sinkprune.sinks.store import untrained_state
+
+        return [untrained_state(i) for i in range(int(self.config["sinks"].get("untrained_seeds", 1)))]
 
     def sinks(self) -> None:
         from sinkprune.sinks.settings import AnalysisSettings
@@ -305,7 +312,7 @@ class Planner:
         for m in self.models:
             arch = self.arch[m]
             ar = self.config["models"][m]["kind"] == "ar"
-            for state in ("trained", "untrained"):
+            for state in ["trained"] + self.untrained_states():
                 for kind in (["ar_prefix"] if ar else ["noised", "generate"]):
                     if kind == "noised":
                         lengths = [seq] * steps
