@@ -4,8 +4,8 @@ import os
 import re
 import sys
 
-from sinkprune.codehash import code_hash
-from sinkprune.config import ConfigError, validate_config
+from sinkprune.codehash import code_hash, config_sections
+from sinkprune.config import ConfigError, config_schema, validate_config
 from sinkprune.prune.names import NEEDS_SHARED
 from sinkprune.sinks.store import control_group, untrained_index, untrained_state
 
@@ -95,6 +95,19 @@ def model_input(model, state="trained"):
 def cfg(*keys):
     """Config sections a rule depends on (as params, so changing them reruns only that rule)."""
     return json.dumps({k: config.get(k) for k in keys}, sort_keys=True)
+
+
+# Top-level config sections, in schema order: the keys a stage's code may look up.
+CONFIG_SECTIONS = tuple(config_schema()["properties"])
+
+
+def stage(*modules, entry=None):
+    """The rerun triggers of a rule, as params: ``code``, the hash of the source it runs, and
+    ``cfg``, the values of every config section that source looks up by name
+    (sinkprune.codehash.config_sections), so neither is a hand-kept list."""
+    sections = config_sections(*modules, entry=entry, root=workflow.basedir, sections=CONFIG_SECTIONS)
+    return {"code": source_hash(*modules, entry=entry),
+            "cfg": json.dumps({k: config.get(k) for k in sections}, sort_keys=True)}
 
 
 def source_hash(*modules, entry=None):

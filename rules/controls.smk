@@ -3,7 +3,7 @@
 # planted and untrained sink pairs (read by the claim JSON), the sink test's detection power and
 # its figure, and the planted pruning control. CPU only, at every scale.
 
-CONTROLS_CODE = source_hash(
+CONTROLS_STAGE = stage(
     "sinkprune.controls",
     "sinkprune.models",
     "sinkprune.sinks",
@@ -18,11 +18,10 @@ if "controls" in config:  # absent: no planted controls
         output:
             control_trajectories(),
         params:
-            code=CONTROLS_CODE,
+            **CONTROLS_STAGE,
             config=CONFIGFILE,
             # results/controls/sinks: the directory above each group's directory.
             outdir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
-            cfg=cfg("seed", "sinks", "controls"),
         threads: config["threads"]
         resources:
             **resources_for("controls"),
@@ -41,9 +40,8 @@ if "controls" in config:  # absent: no planted controls
             table="results/controls/sink_power.csv",
             summary="results/controls/sink_power.json",
         params:
-            code=CONTROLS_CODE,
+            **CONTROLS_STAGE,
             config=CONFIGFILE,
-            cfg=cfg("seed", "sinks", "controls"),
         threads: config["threads"]
         resources:
             **resources_for("controls"),
@@ -63,10 +61,9 @@ if "controls" in config:  # absent: no planted controls
             table="results/controls/pruning.csv",
             summary="results/controls/pruning.json",
         params:
-            code=source_hash("sinkprune.controls", "sinkprune.models", "sinkprune.prune", "sinkprune.sinks",
-                             "sinkprune.config", entry="sinkprune.controls.__main__"),
+            **stage("sinkprune.controls", "sinkprune.models", "sinkprune.prune", "sinkprune.sinks",
+                    "sinkprune.config", entry="sinkprune.controls.__main__"),
             config=CONFIGFILE,
-            cfg=cfg("seed", "sinks", "prune", "controls"),
         threads: config["threads"]
         resources:
             **resources_for("controls"),

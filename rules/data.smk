@@ -7,9 +7,8 @@ rule corpus:
         heldout="results/data/corpus_heldout.txt",
         provenance="results/data/corpus.json",
     params:
-        code=source_hash("sinkprune.data.corpus", entry="sinkprune.data.__main__"),
+        **stage("sinkprune.data.corpus", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
-        cfg=cfg("data"),
     resources:
         **resources_for("corpus"),
     log:
@@ -27,9 +26,8 @@ rule tokenizer:
     output:
         directory("results/data/tokenizer"),
     params:
-        code=source_hash("sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
+        **stage("sinkprune.data.tokenizer", entry="sinkprune.data.__main__"),
         config=CONFIGFILE,
-        cfg=cfg("seed", "data"),
     resources:
         **resources_for("tokenizer"),
     log:
@@ -47,14 +45,13 @@ rule streams:
     output:
         "results/data/streams.pt",
     params:
-        code=source_hash(
+        **stage(
             "sinkprune.data.streams",
             "sinkprune.data.skills",
             "sinkprune.data.tokenizer",
             entry="sinkprune.data.__main__",
         ),
         config=CONFIGFILE,
-        cfg=cfg("seed", "data"),
     resources:
         **resources_for("streams"),
     log:
@@ -74,7 +71,7 @@ rule calibration:
     output:
         "results/data/calibration/{model}.pt",
     params:
-        code=source_hash(
+        **stage(
             "sinkprune.data.streams",
             "sinkprune.data.tokenizer",
             entry="sinkprune.data.__main__",
@@ -82,7 +79,6 @@ rule calibration:
         config=CONFIGFILE,
         tokenizer=lambda w: tokenizer_source(w.model),
         heldout=lambda w, input: f"--heldout {input.heldout}" if input.heldout else "",
-        cfg=cfg("seed", "protocol", "data"),
     resources:
         **resources_for("calibration"),
     log:

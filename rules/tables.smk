@@ -9,9 +9,8 @@ rule main_table:
         csv=report("results/tables/main.csv", caption="../workflow/report/main_table.rst", category="Pruning"),
         tex="paper/tables/main.tex",
     params:
-        code=source_hash("sinkprune.tables"),
+        **stage("sinkprune.tables"),
         config=CONFIGFILE,
-        cfg=cfg("tables", "models"),
     resources:
         **resources_for("main_table"),
     log:

@@ -60,10 +60,22 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def package_modules(name: str, root: Path) -> list[str]:
+    """``name`` and, when it is a package, every module below it (``a`` → ``a``, ``a.b``, ``a.c.d``)
+    except command-line ``__main__`` modules (a rule names its entry module itself)."""
+    path = module_file(name, root)
+    if path is None or path.name != "__init__.py":
+        return [name]
+    below = sorted(path.parent.rglob("*.py"))
+    return [name] + [".".join((name, *p.relative_to(path.parent).with_suffix("").parts)).removesuffix(".__init__")
+                     for p in below if p != path and p.name != "__main__.py"]
+
+
 def source_closure(modules: tuple[str, ...], root: Path) -> list[Path]:
-    """Every package source file the ``modules`` import, directly or transitively, sorted."""
+    """Every package source file the ``modules`` import, directly or transitively, sorted. A
+    package named in ``modules`` counts whole: its sub-modules are often imported lazily."""
     seen: dict[str, Path] = {}
-    todo = [m for name in modules for m in _with_parents(name)]
+    todo = [m for name in modules for sub in package_modules(name, root) for m in _with_parents(sub)]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -96,3 +108,40 @@ def code_hash(*modules: str, entry: str | None = None, root: str = ".") -> str:
         digest.update(path.relative_to(base).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def _config_keys_in(path: Path) -> set[str]:
+    """String keys a module looks up anywhere: ``x["key"]`` and ``x.get("key", ...)``."""
+    keys: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            value = node.slice.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            value = node.args[0].value
+        else:
+            continue
+        if isinstance(value, str):
+            keys.add(value)
+    return keys
+
+
+@lru_cache(maxsize=None)
+def config_sections(*modules: str, entry: str | None = None, root: str = ".",
+                    sections: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Top-level config sections (of ``sections``, the schema's) that the source a stage runs
+    looks up: the same files as :func:`code_hash`. A rule passes those sections' values as a
+    param, so its rerun trigger follows what its code reads instead of a hand-kept list.
+
+    Read by name, not by data flow: a lookup of ``"seed"`` on any mapping counts, so the set may
+    hold a section the stage does not read (an extra rerun), never miss one it reads by name.
+    """
+    base = Path(root).resolve()
+    files = set(source_closure(modules, base))
+    if entry:
+        path = module_file(entry, base)
+        if path is None:
+            raise ValueError(f"config_sections: no module {entry} under {base}")
+        files.add(path)
+    found = set().union(*(_config_keys_in(f) for f in files)) if files else set()
+    return tuple(s for s in sections if s in found)

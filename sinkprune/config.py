@@ -26,9 +26,14 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
+def config_schema(schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The JSON schema of a config (workflow/schemas/config.schema.yaml) as a dict."""
+    return yaml.safe_load(Path(schema_path).read_text())
+
+
 def validate_config(config: dict[str, Any], schema_path: Path = SCHEMA_PATH, source: str = "config") -> None:
     """Raise :class:`ConfigError` naming every invalid key of ``config``."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = config_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:

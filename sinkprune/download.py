@@ -3,7 +3,7 @@
     sinkprune download --config config/paper.yaml [--dry-run]
 
 Run where there is network (a login node); compute jobs then read the cache offline
-(sinkprune.hub). Models come through ``snapshot_download`` with the files the loader reads
+(sinkprune.hub_needs). Models come through ``snapshot_download`` with the files the loader reads
 (config, generation config, tokenizer, safetensors; no remote code); datasets through
 ``datasets.load_dataset``, which stores both the hub files and the prepared Arrow cache that
 offline loading reads. Gated datasets are named with what they need before anything is
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from sinkprune.hub import GATED, DatasetNeed, ModelNeed, needed_datasets, needed_models
+from sinkprune.hub_needs import GATED, DatasetNeed, ModelNeed, needed_datasets, needed_models
 from sinkprune.stage_parser import stage_parser
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sinkprune.hub import GATED, DatasetNeed, ModelNeed, needed_datasets, needed_models
+from sinkprune.hub_needs import GATED, DatasetNeed, ModelNeed, needed_datasets, needed_models
 from sinkprune.stage_parser import stage_parser
 
 

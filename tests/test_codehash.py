@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sinkprune.codehash import code_hash, source_closure
+from sinkprune.codehash import code_hash, config_sections, source_closure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,3 +100,25 @@ def test_dry_run_plans_the_stage_whose_code_changed(tmp_path):
         f.write("# an edit the corpus stage runs\n")
     out = planned()
     assert "rule corpus" in out and "params" in out.lower(), out[-2000:]
+
+
+def test_a_named_package_counts_whole_but_not_its_command_line(tmp_path):
+    """Naming a package covers its lazily imported sub-modules (an edit there reruns the rule);
+    its __main__ stays out, as an entry module's other sub-commands do."""
+    root = _package(tmp_path)
+    files = {p.relative_to(root).as_posix() for p in source_closure(("sinkprune.sub",), root)}
+    assert {"sinkprune/sub/a.py", "sinkprune/sub/b.py"} <= files
+    assert "sinkprune/sub/__main__.py" not in files and "sinkprune/c.py" not in files
+
+
+def test_config_sections_follow_the_lookups_of_the_code(tmp_path):
+    root = _package(tmp_path)
+    sections = ("seed", "data", "eval", "prune")
+    (root / "sinkprune/sub/b.py").write_text("def g(config):\n    return config['seed'], config.get('prune', {})\n")
+    assert config_sections("sinkprune.sub.a", root=str(root), sections=sections) == ("seed", "prune")
+    # A lookup the code gains is a trigger the rule gains; the entry module's lookups count.
+    (root / "sinkprune/sub/__main__.py").write_text("def run(config):\n    return config['eval']\n")
+    config_sections.cache_clear()
+    assert config_sections("sinkprune.sub.a", entry="sinkprune.sub.__main__", root=str(root),
+                           sections=sections) == ("seed", "eval", "prune")
+    assert config_sections("sinkprune.c", root=str(root), sections=sections) == ()

@@ -16,7 +16,7 @@ import pytest
 from hub_fixture import copy_hub_cache, snapshot
 
 from sinkprune.config import load_config
-from sinkprune.hub import needed_datasets, needed_models
+from sinkprune.hub_needs import needed_datasets, needed_models
 from sinkprune.preflight import gpu_problem, preflight
 
 ROOT = Path(__file__).resolve().parents[1]
