@@ -26,7 +26,7 @@ ARCH = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size":
 VOCAB, MAX_LEN = 48, 40
 IDS = {"bos": 0, "eos": 1, "pad": 2, "mask": 3}
 SETTINGS = SinkSettings(diffusion_steps=10, sample_every=2, analysis_samples=5, prompt_len=4, gen_length=8,
-                            gen_steps=4, block_length=4, bootstrap=50)
+                        gen_steps=4, block_length=4, bootstrap=50)
 
 
 def tiny(family: str, seed: int = 0):
