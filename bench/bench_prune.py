@@ -27,10 +27,10 @@ from pathlib import Path
 import torch
 import yaml
 
+from sinkprune.chunks import chunk_slices
 from sinkprune.models import build_model
-from sinkprune.prune.capture import chunk_slices
 from sinkprune.prune.methods import METHODS, NEEDS_SHARED, STRUCTURED, dense_statistics, prune_model
-from sinkprune.prune.settings import PROTOCOLS, PruneSettings, SinkSettings
+from sinkprune.prune.settings import BATCH_SIZE, PROTOCOLS, PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import compute_shared_stats
 from timing import best_of_each
@@ -53,7 +53,8 @@ def main() -> None:
     model = build_model("llada", ARCH, VOCAB, SEQ, {"bos": 1, "eos": 2, "pad": 3, "mask": 4}, seed=0)
     ids = torch.randint(5, VOCAB, (N, SEQ), generator=torch.Generator().manual_seed(0))
     ids[:, 0] = 1
-    sinks, settings = SinkSettings(), PruneSettings(protocol=args.protocol)
+    settings = PruneSettings(protocol=args.protocol)
+    sinks = settings.sinks
     released = settings.released
     steps = len(range(sinks.sample_every, sinks.diffusion_steps + 1, sinks.sample_every))
     shared = compute_shared_stats(model, ids, sinks, seed=0, protocol=args.protocol)
@@ -62,7 +63,7 @@ def main() -> None:
 
     def forward_once() -> None:
         with torch.no_grad():
-            for sl in chunk_slices(N):
+            for sl in chunk_slices(N, BATCH_SIZE):
                 model(ids[sl])
 
     def prune_call(method: str, spec: str):

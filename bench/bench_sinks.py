@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from sinkprune.models import build_model, load_model
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.summary import analyse_baseline, analyse_trajectory
 from sinkprune.sinks.trajectory import build_trajectory, observed_mass
 from timing import best_of
@@ -45,7 +45,7 @@ def main() -> None:
     print(f"plain forward      {plain * 1e3:8.1f} ms")
     print(f"statistics forward {observed * 1e3:8.1f} ms  (one observed pass, mass reduced per layer)")
     print(f"ratio statistics / plain: {observed / plain:.2f}")
-    settings = AnalysisSettings(analysis_samples=args.batch)
+    settings = SinkSettings(analysis_samples=args.batch)
     kind = "ar_prefix" if model.is_causal else "noised"
     start = time.perf_counter()
     traj = build_trajectory(model, ids, kind, settings)

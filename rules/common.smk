@@ -34,7 +34,7 @@ TRAINED = [m for m in MODELS if "train" in config["models"][m]]
 PRUNED = list(config["prune"]["models"])
 METHODS = list(config["prune"]["methods"])
 TASKS = list(config["eval"]["tasks"])
-STRUCTURED = {"structured", "sink_structured"}
+from sinkprune.prune.names import STRUCTURED_SET as STRUCTURED
 # Untrained initialisations per architecture (index 0: the model's own init; docs/method.md §3).
 UNTRAINED_SEEDS = int(config["sinks"].get("untrained_seeds", 1))
 UNTRAINED_STATES = [untrained_state(i) for i in range(UNTRAINED_SEEDS)]

@@ -303,9 +303,9 @@ class Planner:
         return [untrained_state(i) for i in range(int(self.config["sinks"].get("untrained_seeds", 1)))]
 
     def sinks(self) -> None:
-        from sinkprune.sinks.settings import AnalysisSettings
+        from sinkprune.sinks.settings import SinkSettings
 
-        s = AnalysisSettings.from_config(self.config)
+        s = SinkSettings.from_config(self.config)
         steps = len(range(s.sample_every, s.diffusion_steps + 1, s.sample_every))
         n = min(s.analysis_samples, self.n_calib)
         seq = min(self.calib_len, s.analysis_seq_len or self.calib_len)
@@ -334,9 +334,9 @@ class Planner:
         self.add_cheap("sink_summary", "sinks")
 
     def prune_stage(self) -> None:
-        from sinkprune.sinks.settings import AnalysisSettings
+        from sinkprune.sinks.settings import SinkSettings
 
-        s = AnalysisSettings.from_config(self.config)
+        s = SinkSettings.from_config(self.config)
         steps = len(range(s.sample_every, s.diffusion_steps + 1, s.sample_every))
         n, S = self.n_calib, self.calib_len
         group = bool(self.config["prune"].get("group_sparsities", True))

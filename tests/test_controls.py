@@ -21,7 +21,7 @@ from sinkprune.controls.sinks import (
     power_summary,
     smallest_detectable,
 )
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 
 ARCH = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128,
         "tie_embeddings": True, "init_std": 0.08}
@@ -36,8 +36,8 @@ def controls() -> ControlSettings:
 
 
 @pytest.fixture(scope="module")
-def analysis() -> AnalysisSettings:
-    return AnalysisSettings(diffusion_steps=50, sample_every=5, analysis_samples=8, bootstrap=200, untrained_seeds=3)
+def analysis() -> SinkSettings:
+    return SinkSettings(diffusion_steps=50, sample_every=5, analysis_samples=8, bootstrap=200, untrained_seeds=3)
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,10 @@ import torch
 
 from sinkprune.models import build_model
 from sinkprune.prune.methods import METHODS, STRUCTURED, prune_model
-from sinkprune.prune.settings import PruneSettings, SinkSettings
+from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import SharedStats, compute_shared_stats
+from sinkprune.sinks.settings import SinkSettings
 
 torch.set_num_threads(1)
 
@@ -129,11 +130,10 @@ def test_every_pruning_method_on_the_model_device(llada_with_stats, method: str,
 @pytest.mark.parametrize("family,kind", [("llada", "noised"), ("dream", "noised"), ("llada", "generate"),
                                          ("dream", "generate"), ("llama", "ar_prefix"), ("llama", "generate")])
 def test_sink_trajectory_and_statistics_on_the_model_device(family: str, kind: str) -> None:
-    from sinkprune.sinks.settings import AnalysisSettings
     from sinkprune.sinks.stats import sequence_statistics
     from sinkprune.sinks.trajectory import build_trajectory
 
-    settings = AnalysisSettings(analysis_samples=3, prompt_len=6, gen_length=8, gen_steps=4, block_length=4)
+    settings = SinkSettings(analysis_samples=3, prompt_len=6, gen_length=8, gen_steps=4, block_length=4)
     model, ids = _model(family), _ids()
     reference = build_trajectory(model, ids, kind, settings)
     want = sequence_statistics(reference.mass, reference.kinds, reference.lengths, settings)

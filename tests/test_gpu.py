@@ -81,11 +81,11 @@ def test_prune_stage_on_cuda_writes_a_bf16_checkpoint(tiny, tmp_path) -> None:
 
 def test_sink_trajectory_on_cuda_matches_cpu(tiny) -> None:
     from sinkprune.models import load_model
-    from sinkprune.sinks.settings import AnalysisSettings
+    from sinkprune.sinks.settings import SinkSettings
     from sinkprune.sinks.trajectory import build_trajectory
 
     root, ids = tiny
-    settings = AnalysisSettings(analysis_samples=4, prompt_len=8, gen_length=8, gen_steps=4, block_length=4)
+    settings = SinkSettings(analysis_samples=4, prompt_len=8, gen_length=8, gen_steps=4, block_length=4)
     trajs = {name: build_trajectory(load_model(root / "llada", device=device, dtype=dtype), ids, "noised", settings)
              for name, (device, dtype) in PLACEMENTS.items()}
     assert np.array_equal(trajs["cpu"].ids, trajs["cuda"].ids), "noise is drawn on the host"

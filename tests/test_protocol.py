@@ -23,10 +23,11 @@ from sinkprune.data.streams import released_calibration_batch, text_rows
 from sinkprune.models import build_model
 from sinkprune.prune.methods import prune_model
 from sinkprune.prune.protocol_diff import diff_rows
-from sinkprune.prune.settings import PruneSettings, SinkSettings
+from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import count_to_prune, layer_mask, nm_holds, parse_sparsity, row_mask, threshold_mask
 from sinkprune.prune.stats import (compute_shared_stats, noisy_inputs, pad_keys, released_noisy_inputs,
                                    run_blocks)
+from sinkprune.sinks.settings import SinkSettings
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,13 +9,15 @@ import pytest
 import torch
 
 from sinkprune.models import build_model
+from sinkprune.models.noising import noise_protection
 from sinkprune.prune.capture import all_linear_modules, input_hooks
 from sinkprune.prune.methods import METHODS, NEEDS_SHARED, STRUCTURED, dense_statistics, prune_model
-from sinkprune.prune.settings import PruneSettings, SinkSettings
+from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import count_to_prune, nm_holds, parse_sparsity
 from sinkprune.prune.stats import (SharedStats, compute_shared_stats, noisy_inputs,
                                    sink_score_passes, stable_mask)
 from sinkprune.sinks.scores import stable_sink_gate
+from sinkprune.sinks.settings import SinkSettings
 
 torch.set_num_threads(1)
 
@@ -180,6 +182,18 @@ def test_dream_noise_spares_first_and_last() -> None:
     assert (noisy[-1, :, 1:-1] == SPECIAL["mask"]).float().mean() > 0.9  # t = 1.0 masks nearly all else
 
 
+def test_pruning_noise_may_mask_bos_the_sink_analysis_never() -> None:
+    """One noise rule, BOS stated per stage (docs/method.md §2): pruning statistics mask BOS like
+    any token (the released rule), the sink analysis protects it; Dream keeps both ends either way."""
+    llada, dream, ids = _model("llada"), _model("dream"), _calibration()
+    _, noisy = noisy_inputs(llada, ids, SinkSettings(), torch.Generator().manual_seed(0))
+    assert (noisy[-1, :, 0] == SPECIAL["mask"]).all()  # t = 1.0: every BOS masked
+    assert not noise_protection(llada, ids, protect_bos=False).any()
+    assert torch.equal(noise_protection(llada, ids, protect_bos=True), ids == SPECIAL["bos"])
+    ends = noise_protection(dream, ids, protect_bos=False)
+    assert ends[:, [0, -1]].all() and not ends[:, 1:-1].any()
+
+
 def test_shared_stats_round_trip_and_compatibility(llada, tmp_path) -> None:
     _, ids, shared = llada
     shared.save(tmp_path / "shared.pt")
@@ -187,8 +201,13 @@ def test_shared_stats_round_trip_and_compatibility(llada, tmp_path) -> None:
     assert torch.equal(loaded.scores, shared.scores) and loaded.timesteps == shared.timesteps
     assert torch.equal(loaded.noisy, shared.noisy) and torch.equal(loaded.stable_sinks, shared.stable_sinks)
     loaded.check_compatible(ids, SinkSettings())
+    # Keys of the sink analysis that do not change the scores leave shared.pt usable.
+    loaded.check_compatible(ids, SinkSettings(bootstrap=10, analysis_samples=3, top_k=1, untrained_seeds=2,
+                                              gen_length=8, analysis_seq_len=12, strong_head_ratio=2.0))
     with pytest.raises(ValueError):
         loaded.check_compatible(ids, SinkSettings(alpha=3.0))
+    with pytest.raises(ValueError):
+        loaded.check_compatible(ids, SinkSettings(tau=0.5))
     with pytest.raises(ValueError):
         loaded.check_compatible(ids[:-1], SinkSettings())
 

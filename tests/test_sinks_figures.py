@@ -9,7 +9,7 @@ import torch
 
 from sinkprune.figures.sinks import main as figures_main
 from sinkprune.figures.sinks import relative_mass, sink_variance
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.store import Trajectory, save_trajectory
 from sinkprune.sinks.summary import SinkAnalysis, sinks_table
 
@@ -25,7 +25,7 @@ def table() -> pd.DataFrame:
             for scope in ("all", "layer0", "layer1"):
                 for stat in ("dominant_var", "centroid_var"):
                     analysis.values[(model, state, trajectory, scope, stat)] = rng.random(6) * 0.1
-    return sinks_table(analysis, {"ar": {"kind": "ar"}, "dlm": {"kind": "dlm"}}, AnalysisSettings(bootstrap=50))
+    return sinks_table(analysis, {"ar": {"kind": "ar"}, "dlm": {"kind": "dlm"}}, SinkSettings(bootstrap=50))
 
 
 def trajectory(lengths: list[int], seed: int) -> Trajectory:

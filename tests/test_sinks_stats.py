@@ -12,7 +12,7 @@ from sinkprune.sinks.baseline import baseline_rng, baseline_statistics, uniform_
 from sinkprune.sinks.bootstrap import bootstrap_indices, mean_ci
 from sinkprune.sinks.claim import claim_report, compare
 from sinkprune.sinks.kinds import BOS, MASK, OTHER, PUNCT, is_punctuation, token_kinds
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.stats import (
     dominant_positions,
     positional_variance,
@@ -25,7 +25,7 @@ from sinkprune.sinks.stats import (
 from sinkprune.sinks.summary import SinkAnalysis, sinks_latex, sinks_table
 
 torch.set_num_threads(1)
-SETTINGS = AnalysisSettings(bootstrap=200, top_k=2)
+SETTINGS = SinkSettings(bootstrap=200, top_k=2)
 
 
 def sink_mass(positions: list[list[int]], seq_len: int = 16, layers: int = 2, heads: int = 2,

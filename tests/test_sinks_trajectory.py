@@ -16,7 +16,7 @@ from sinkprune.models import build_model, save_model
 from sinkprune.models.noising import sampled_timesteps
 from sinkprune.sinks.__main__ import main as sinks_main
 from sinkprune.sinks.kinds import BOS, MASK
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.store import load_trajectory, parse_trajectory_path, save_trajectory
 from sinkprune.sinks.trajectory import build_trajectory, prefix_lengths
 
@@ -25,8 +25,8 @@ torch.set_num_threads(1)
 ARCH = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 48, "tie_embeddings": True}
 VOCAB, MAX_LEN = 48, 40
 IDS = {"bos": 0, "eos": 1, "pad": 2, "mask": 3}
-SETTINGS = AnalysisSettings(diffusion_steps=10, sample_every=2, analysis_samples=5, prompt_len=4, gen_length=8,
-                            gen_steps=4, block_length=4, bootstrap=50)
+SETTINGS = SinkSettings(diffusion_steps=10, sample_every=2, analysis_samples=5, prompt_len=4, gen_length=8,
+                        gen_steps=4, block_length=4, bootstrap=50)
 
 
 def tiny(family: str, seed: int = 0):

@@ -118,7 +118,7 @@ def test_ar_reference_without_bos_runs_sinks_and_evaluation(offline_hub):
     import yaml
 
     from sinkprune.evaluate.lm import SinkpruneLM
-    from sinkprune.sinks.settings import AnalysisSettings
+    from sinkprune.sinks.settings import SinkSettings
     from sinkprune.sinks.trajectory import build_trajectory
 
     directory = snapshot(offline_hub, "Qwen/Qwen2.5-7B")
@@ -127,7 +127,7 @@ def test_ar_reference_without_bos_runs_sinks_and_evaluation(offline_hub):
     assert model.bos_id is None
     tok = load_tokenizer(directory)
     ids = calibration_batch(tok, TEXT, 2, 16, seed=0, bos_id=None)
-    traj = build_trajectory(model, ids, "ar_prefix", AnalysisSettings.from_config(config))
+    traj = build_trajectory(model, ids, "ar_prefix", SinkSettings.from_config(config))
     assert torch.isfinite(torch.as_tensor(traj.mass)).all()
     lm = SinkpruneLM(pretrained=str(directory), mc_num=1, batch_size=2)
     context, continuation = lm.tok_encode(" the river"), lm.tok_encode(" flows")

@@ -8,15 +8,8 @@ import math
 import pandas as pd
 
 from sinkprune.audit.compare import our_rows
+from sinkprune.prune.names import SINK_BASELINES
 
-# Sink-aware method -> the baseline it modifies (names as in the config and the published table).
-SINK_PAIRS: dict[str, str] = {
-    "sink_wanda": "wanda",
-    "sink_sparsegpt": "sparsegpt",
-    "sink_wanda_unstable": "wanda",
-    "sink_sparsegpt_unstable": "sparsegpt",
-    "sink_structured": "structured",
-}
 # |difference| / stderr above which a difference is called significant (≈95 % two-sided).
 Z_SIGNIFICANT = 2.0
 
@@ -42,7 +35,7 @@ def pruning_pairs(ours: pd.DataFrame) -> pd.DataFrame:
     scores lie within 2 stderr of chance says nothing about pruning and is marked so.
     """
     out = []
-    for sink, base in SINK_PAIRS.items():
+    for sink, base in SINK_BASELINES.items():
         for (model, sparsity), grp in ours[ours["method"] == sink].groupby(["model", "sparsity"], sort=True):
             base_rows = our_rows(ours, model, base, str(sparsity))
             for _, r in grp.sort_values("task").iterrows():

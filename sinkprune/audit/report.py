@@ -8,12 +8,13 @@ from typing import Iterable
 
 import pandas as pd
 
-from sinkprune.audit.claims import SINK_PAIRS, Z_SIGNIFICANT, pruning_claims, pruning_pairs, pruning_summary
+from sinkprune.audit.claims import Z_SIGNIFICANT, pruning_claims, pruning_pairs, pruning_summary
 from sinkprune.audit.compare import (AVG_EXTRA_TASKS, MISSING, N_BENCHMARKS, PUBLISHED_PROTOCOL,
                                      compare_published, fold_missing)
 from sinkprune.audit.render import Block, table_block
 from sinkprune.audit.sections import control_blocks, protocol_diff_blocks, sink_claim_blocks
 from sinkprune.audit.settings import AuditSettings
+from sinkprune.prune.names import SINK_BASELINES
 
 # Shown columns of each table (data column -> header).
 PUBLISHED_COLUMNS = {"model": "paper model", "table": "table", "method": "method", "sparsity": "sparsity",
@@ -89,7 +90,7 @@ def _pruning_blocks(ours: pd.DataFrame | None) -> list[Block]:
     pairs = pruning_pairs(ours)
     if pairs.empty:
         return [("p", "main.csv has no sink-aware method together with its baseline "
-                      f"({', '.join(f'{s} / {b}' for s, b in SINK_PAIRS.items())}): not checked.")]
+                      f"({', '.join(f'{s} / {b}' for s, b in SINK_BASELINES.items())}): not checked.")]
     summary = pruning_summary(pairs)
     return [("p", f"Differences are sink-aware minus baseline in percentage points; `se` combines "
                   f"both stderrs as if independent (both methods see the same items, so this is "

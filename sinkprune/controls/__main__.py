@@ -19,11 +19,11 @@ from sinkprune.config import load_config, set_threads
 
 def _settings(path: str):
     from sinkprune.controls.settings import ControlSettings
-    from sinkprune.sinks.settings import AnalysisSettings
+    from sinkprune.sinks.settings import SinkSettings
 
     config = load_config(path)
     set_threads(config)
-    return config, ControlSettings.from_config(config), AnalysisSettings.from_config(config)
+    return config, ControlSettings.from_config(config), SinkSettings.from_config(config)
 
 
 def _write_json(path: str, data: dict) -> None:

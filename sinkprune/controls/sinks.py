@@ -32,7 +32,7 @@ from sinkprune.sinks.claim import (
     compare,
     control_analysis,
 )
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.stats import nan_mean
 from sinkprune.sinks.store import Trajectory, control_group
 from sinkprune.sinks.trajectory import build_trajectory
@@ -40,7 +40,7 @@ from sinkprune.sinks.trajectory import build_trajectory
 POWER_TARGET = 0.8
 
 
-def pair_trajectories(controls: ControlSettings, analysis: AnalysisSettings, rep: int,
+def pair_trajectories(controls: ControlSettings, analysis: SinkSettings, rep: int,
                       strength: float) -> dict[str, Trajectory]:
     """``{"dlm": noised, "ar": ar_prefix}`` of the repetition's planted pair at ``strength``."""
     seeds = controls.rep_seeds(rep)
@@ -52,7 +52,7 @@ def pair_trajectories(controls: ControlSettings, analysis: AnalysisSettings, rep
     return out
 
 
-def control_trajectories(controls: ControlSettings, analysis: AnalysisSettings,
+def control_trajectories(controls: ControlSettings, analysis: SinkSettings,
                          rep: int) -> dict[tuple[str, str], Trajectory]:
     """The repetition's untrained controls ``{(group, side): trajectory}``: each architecture's
     random init at ``sinks.untrained_seeds`` seeds (groups ``control``, ``control-s1`` …)."""
@@ -64,13 +64,13 @@ def control_trajectories(controls: ControlSettings, analysis: AnalysisSettings,
             for side, arch in (("dlm", controls.dlm()), ("ar", controls.ar()))}
 
 
-def _rep_settings(analysis: AnalysisSettings, seeds: dict[str, int]) -> AnalysisSettings:
+def _rep_settings(analysis: SinkSettings, seeds: dict[str, int]) -> SinkSettings:
     # The masking noise (and the bootstrap) is drawn per repetition too.
     return dataclasses.replace(analysis, seed=analysis.seed + seeds["data"])
 
 
 def judge_pair(pair: dict[str, Trajectory], control: dict[tuple[str, str], Trajectory],
-              analysis: AnalysisSettings) -> dict[str, Any]:
+              analysis: SinkSettings) -> dict[str, Any]:
     """The primary comparison of ``pair`` against its untrained ``control`` (the claim's own code)."""
     trajectories = control | {("test", s): t for s, t in pair.items()}
     result = compare(control_analysis(trajectories, analysis), "test-dlm", "test-ar", PRIMARY_DLM_TRAJECTORY,
@@ -86,7 +86,7 @@ def _top1(traj: Trajectory) -> float:
     return float(nan_mean(top_share(traj.mass.sum(axis=(2, 3)).astype(np.float64), traj.lengths, 1)))
 
 
-def power_table(controls: ControlSettings, analysis: AnalysisSettings) -> pd.DataFrame:
+def power_table(controls: ControlSettings, analysis: SinkSettings) -> pd.DataFrame:
     """One row per strength × repetition: excess [CI], verdict, group means, top-1 mass share."""
     rows = []
     for rep in range(controls.power_reps):
@@ -117,7 +117,7 @@ def smallest_detectable(effects: list[float], power: list[float], target: float 
     return None
 
 
-def power_summary(table: pd.DataFrame, controls: ControlSettings, analysis: AnalysisSettings) -> dict[str, Any]:
+def power_summary(table: pd.DataFrame, controls: ControlSettings, analysis: SinkSettings) -> dict[str, Any]:
     """Power and mean effect per strength, and the smallest effect detected with 80 % power."""
     grid = []
     for strength, g in table.groupby("strength", sort=True):

@@ -47,6 +47,8 @@ from fractions import Fraction
 import torch
 import torch.nn.functional as F
 
+from sinkprune.chunks import chunk_slices
+
 HOST = torch.device("cpu")
 PROTOCOLS = ("released", "corrected")
 
@@ -130,10 +132,6 @@ def dlm_rows(request: int, ctx_len: int, target_len: int, mc_num: int, generator
     return rows
 
 
-def _chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
 def _per_request(value, n: int, name: str) -> list:
     values = list(value) if isinstance(value, Sequence) else [value] * n
     if len(values) != n:
@@ -184,7 +182,8 @@ def dlm_loglikelihoods(model, sequences: list[list[int]], ctx_lens: list[int], m
                                                      stratum)
     totals = torch.zeros(len(sequences), dtype=torch.float64, device=HOST)
     for key in sorted(rows_by_key):
-        for chunk in _chunks(rows_by_key[key], batch_size):
+        key_rows = rows_by_key[key]
+        for chunk in (key_rows[sl] for sl in chunk_slices(len(key_rows), batch_size)):
             clean = torch.tensor([sequences[row.request] for row in chunk], dtype=torch.long, device=HOST)
             masked = torch.zeros_like(clean, dtype=torch.bool)
             for i, row in enumerate(chunk):
@@ -211,7 +210,7 @@ def ar_loglikelihoods(model, sequences: list[list[int]], ctx_lens: list[int],
     order = sorted(range(len(sequences)), key=lambda r: -len(sequences[r]))
     out: list[tuple[float, bool]] = [(0.0, False)] * len(sequences)
     pad = model.pad_id if model.pad_id is not None else 0
-    for chunk in _chunks(order, batch_size):
+    for chunk in (order[sl] for sl in chunk_slices(len(order), batch_size)):
         width = max(len(sequences[r]) for r in chunk)
         ids = torch.full((len(chunk), width), pad, dtype=torch.long, device=HOST)
         for i, r in enumerate(chunk):

@@ -9,6 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from sinkprune.figures.save import save_figure
+from sinkprune.prune.names import STRUCTURED
 
 
 def unstructured_view(df: pd.DataFrame) -> pd.DataFrame:
@@ -17,7 +18,7 @@ def unstructured_view(df: pd.DataFrame) -> pd.DataFrame:
     N:M and structured rows are in the table; a numeric x-axis only fits unstructured fractions.
     """
     out = df[~df["sparsity"].astype(str).str.contains("-")].copy()
-    out = out[~out["method"].isin(["structured", "sink_structured"])]
+    out = out[~out["method"].isin(STRUCTURED)]
     out["sparsity_num"] = out["sparsity"].astype(float)
     return out
 

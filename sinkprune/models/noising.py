@@ -9,6 +9,8 @@ t = (u0 + i/B) mod 1; ``protocol: corrected`` uses the LLaDA grid for both famil
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -47,3 +49,20 @@ def forward_noise(ids: torch.Tensor, t: torch.Tensor | float, mask_id: int, eps:
         masked = masked & ~protect.to(device=ids.device, dtype=torch.bool).expand_as(masked)
     noisy = torch.where(masked, torch.full_like(ids, mask_id), ids)
     return noisy, masked, p
+
+
+def noise_protection(model: Any, ids: torch.Tensor, protect_bos: bool) -> torch.Tensor:
+    """Positions of ``ids`` ``[N, S]`` that forward noising never masks: bool ``[N, S]`` on ``ids``' device.
+
+    Dream (``logit_shift`` 1) never masks its first and last position when S ≥ 2 (its training
+    and the released pruning code). ``protect_bos``: also never mask ``model.bos_id`` tokens.
+    The sink analysis protects BOS, the pruning statistics do not, as the released pruning code
+    does not (its LLaDA noise may mask every position); docs/method.md §2 states both choices.
+    """
+    protect = torch.zeros_like(ids, dtype=torch.bool)
+    if protect_bos and model.bos_id is not None:
+        protect |= ids == model.bos_id
+    if model.logit_shift and ids.shape[1] >= 2:
+        protect[:, 0] = True
+        protect[:, -1] = True
+    return protect

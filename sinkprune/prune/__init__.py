@@ -12,11 +12,11 @@ from typing import Any
 
 # Exports are loaded on first use (PEP 562): the Snakefile imports ``sinkprune.prune.names`` at
 # DAG build time, which must not pay torch's multi-second import.
-_EXPORTS = {"METHODS": "names", "prune_model": "methods", "PruneSettings": "settings", "SinkSettings": "settings",
+_EXPORTS = {"METHODS": "names", "prune_model": "methods", "PruneSettings": "settings",
             "Sparsity": "sparsity", "parse_sparsity": "sparsity", "SharedStats": "stats",
             "compute_shared_stats": "stats"}
 
-__all__ = ["METHODS", "PruneSettings", "SharedStats", "SinkSettings", "Sparsity", "compute_shared_stats",
+__all__ = ["METHODS", "PruneSettings", "SharedStats", "Sparsity", "compute_shared_stats",
            "parse_sparsity", "prune_model"]
 
 

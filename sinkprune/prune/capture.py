@@ -15,15 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from sinkprune.chunks import chunk_slices
 from sinkprune.prune.settings import BATCH_SIZE
 
 # (hidden [B, S, D], layer context from embed(), row slice of the calibration batch)
 Chunk = tuple[torch.Tensor, Any, slice]
-
-
-def chunk_slices(n: int, batch_size: int = BATCH_SIZE) -> list[slice]:
-    """Consecutive slices of ``range(n)`` of length ``batch_size`` (last one shorter)."""
-    return [slice(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
 
 @torch.no_grad()

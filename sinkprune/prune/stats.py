@@ -2,8 +2,8 @@
 
 Shared by the sink-aware methods (computed once per model; shared.pt), for each calibration
 sequence and each sampled timestep t (docs/method.md §1–2, §4):
-1. forward-noise the sequence (LLaDA: every position may be masked; Dream: never the first and
-   last; a model without a mask token — causal reference — sees its clean input),
+1. forward-noise the sequence (LLaDA: every position may be masked, BOS too; Dream: never the
+   first and last; a model without a mask token — causal reference — sees its clean input),
 2. a forward pass under ``observe_attention`` gives the received mass m_t → sink score s_t;
    ``s̄ = mean_t s_t`` and ω̄ = 1 − s̄ (gated alike; sink-aware SparseGPT needs nothing more).
 
@@ -35,11 +35,13 @@ from typing import Any
 
 import torch
 
-from sinkprune.models.noising import forward_noise, sampled_timesteps
-from sinkprune.prune.capture import all_linear_modules, chunk_slices, input_hooks
+from sinkprune.chunks import chunk_slices
+from sinkprune.models.noising import forward_noise, noise_protection, sampled_timesteps
+from sinkprune.prune.capture import all_linear_modules, input_hooks
 from sinkprune.prune.importance import sequence_norms, sum_squares
-from sinkprune.prune.settings import BATCH_SIZE, SinkSettings
+from sinkprune.prune.settings import BATCH_SIZE
 from sinkprune.sinks.scores import sink_scores, stable_sink_gate, token_weights
+from sinkprune.sinks.settings import SinkSettings
 
 FORMAT_VERSION = 3
 
@@ -107,15 +109,16 @@ class SharedStats:
         return cls(**data)
 
     def check_compatible(self, ids: torch.Tensor, sinks: SinkSettings, protocol: str | None = None) -> None:
-        """Raise if these statistics were computed on other inputs, sink settings or protocol."""
+        """Raise if these statistics were computed on other inputs, protocol or sink-score settings
+        (keys of the sink analysis that do not change the scores are not compared)."""
         if self.meta.get("calib_sha256") != ids_digest(ids):
             raise ValueError("shared statistics were computed on a different calibration batch")
         if protocol is not None and self.meta.get("protocol", "corrected") != protocol:
             raise ValueError(f"shared statistics used protocol {self.meta.get('protocol')!r}, config now has "
                              f"{protocol!r}; recompute with `prune stats`")
-        if self.meta.get("sinks") != asdict(sinks):
+        if self.meta.get("sinks") != sinks.score_dict():
             raise ValueError(f"shared statistics used sink settings {self.meta.get('sinks')}, "
-                             f"config now has {asdict(sinks)}; recompute with `prune stats`")
+                             f"config now has {sinks.score_dict()}; recompute with `prune stats`")
 
 
 def mean_over_steps(scores: torch.Tensor, sequential: bool = False) -> torch.Tensor:
@@ -127,16 +130,6 @@ def mean_over_steps(scores: torch.Tensor, sequential: bool = False) -> torch.Ten
     for step in scores:
         total += step
     return total / float(scores.shape[0])
-
-
-def noise_protection(model: Any, seq_len: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
-    """Positions never masked ``[S]`` bool on ``device``: Dream's first and last (logit_shift 1), else none."""
-    if not model.logit_shift:
-        return None
-    protect = torch.zeros(seq_len, dtype=torch.bool, device=device)
-    protect[0] = True
-    protect[-1] = True
-    return protect
 
 
 @torch.no_grad()
@@ -151,7 +144,7 @@ def noisy_inputs(model: Any, ids: torch.Tensor, sinks: SinkSettings,
     if model.mask_id is None:
         # Causal reference models have no mask token: their "trajectory" is the clean input.
         return steps, ids.unsqueeze(0).expand(len(steps), *ids.shape).clone()
-    protect = noise_protection(model, ids.shape[1], ids.device)
+    protect = noise_protection(model, ids, protect_bos=False)  # BOS maskable, as in the release
     noisy = [forward_noise(ids, t, model.mask_id, eps=sinks.mask_eps, generator=generator,
                            protect=protect)[0] for t in steps]
     return steps, torch.stack(noisy)
@@ -175,6 +168,7 @@ def released_noisy_inputs(model: Any, ids: torch.Tensor, sinks: SinkSettings,
     device = model.device
     generator = torch.Generator(device=device).manual_seed(seed)
     eps, total = sinks.mask_eps, sinks.diffusion_steps
+    protect = noise_protection(model, ids, protect_bos=False).to(device)  # the release's rule
     noisy = torch.empty((len(steps), *ids.shape), dtype=ids.dtype, device="cpu")
     for n in range(ids.shape[0]):
         row = ids[n:n + 1].to(device)
@@ -186,9 +180,7 @@ def released_noisy_inputs(model: Any, ids: torch.Tensor, sinks: SinkSettings,
             else:
                 p_mask = (1.0 - eps) * (float(step) / float(total)) + eps
             mask = torch.rand(row.shape, generator=generator, device=device, dtype=torch.float32) < p_mask
-            if model.logit_shift and row.shape[1] >= 2:
-                mask[:, 0] = False
-                mask[:, -1] = False
+            mask &= ~protect[n:n + 1]
             noisy[j, n] = torch.where(mask, torch.tensor(model.mask_id, device=device), row)[0].cpu()
     return steps, noisy
 
@@ -329,7 +321,7 @@ def compute_shared_stats(model: Any, ids: torch.Tensor, sinks: SinkSettings, see
         steps, noisy = noisy_inputs(model, ids, sinks, torch.Generator().manual_seed(seed))
     pads = pad_keys(model, ids, released)
     scores = sink_score_passes(model, noisy.to(model.device), sinks, batch_size, pads)
-    meta = {"calib_sha256": ids_digest(ids), "sinks": asdict(sinks), "seed": seed, "protocol": protocol,
+    meta = {"calib_sha256": ids_digest(ids), "sinks": sinks.score_dict(), "seed": seed, "protocol": protocol,
             "n_samples": int(ids.shape[0]), "seq_len": int(ids.shape[1]), "batch_size": batch_size,
             "masked_fraction": float((noisy != ids.unsqueeze(0)).float().mean())}
     return SharedStats(timesteps=steps, noisy=noisy, scores=scores, stable=stable_mask(scores, sinks),

@@ -22,13 +22,13 @@ def trajectory_command(args: argparse.Namespace) -> None:
 
     from sinkprune.device import placement
     from sinkprune.models import load_model
-    from sinkprune.sinks.settings import AnalysisSettings
+    from sinkprune.sinks.settings import SinkSettings
     from sinkprune.sinks.store import save_trajectory
     from sinkprune.sinks.trajectory import build_trajectory
 
     config = load_config(args.config)
     set_threads(config)
-    settings = AnalysisSettings.from_config(config)
+    settings = SinkSettings.from_config(config)
     device, dtype = placement(config)
     model = load_model(args.model, device=device, dtype=dtype)
     ids = torch.load(args.calib)["input_ids"]
@@ -43,12 +43,12 @@ def trajectory_command(args: argparse.Namespace) -> None:
 def summarize_command(args: argparse.Namespace) -> None:
     """Statistics with controls for every input trajectory → CSV, LaTeX, claim JSON."""
     from sinkprune.sinks.claim import claim_report
-    from sinkprune.sinks.settings import AnalysisSettings
+    from sinkprune.sinks.settings import SinkSettings
     from sinkprune.sinks.summary import analyse_files, sinks_latex, sinks_table
 
     config = load_config(args.config)
     set_threads(config)
-    settings = AnalysisSettings.from_config(config)
+    settings = SinkSettings.from_config(config)
     models = config["models"]
     analysis = analyse_files(args.inputs, settings)
     table = sinks_table(analysis, models, settings)

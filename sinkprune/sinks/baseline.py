@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from sinkprune.sinks.kinds import KIND_NAMES
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.stats import (
     dominant_positions,
     positional_variance,
@@ -64,7 +64,7 @@ def uniform_dominant_variance(lengths: np.ndarray, seq_len: int) -> float:
     return float(((1 - 1 / steps) * sigma2.mean() + mu.var()) / seq_len ** 2)
 
 
-def baseline_statistics(mass: np.ndarray, kinds: np.ndarray, lengths: np.ndarray, settings: AnalysisSettings,
+def baseline_statistics(mass: np.ndarray, kinds: np.ndarray, lengths: np.ndarray, settings: SinkSettings,
                         scope: str, rng: np.random.Generator,
                         draws: int = BASELINE_DRAWS) -> dict[str, np.ndarray]:
     """Random-position value of every statistic (see module docstring) → name → ``[N]``.

@@ -24,7 +24,7 @@ import numpy as np
 
 from sinkprune.sinks.baseline import __doc__ as BASELINE_DOC
 from sinkprune.sinks.bootstrap import LEVEL, bootstrap_indices, interval, resampled_means
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.stats import STATISTICS, nan_mean
 from sinkprune.sinks.store import control_index, untrained_state
 from sinkprune.sinks.summary import SinkAnalysis
@@ -48,7 +48,7 @@ def _estimate(point: float, samples: np.ndarray) -> dict[str, Any]:
     return {"value": _num(point), "ci": [_num(low), _num(high)]}
 
 
-def _resample_indices(groups: dict[str, np.ndarray], settings: AnalysisSettings) -> dict[str, np.ndarray]:
+def _resample_indices(groups: dict[str, np.ndarray], settings: SinkSettings) -> dict[str, np.ndarray]:
     # Same sequence count → the same calibration sequences → one shared (paired) index matrix.
     sizes = {len(v) for v in groups.values()}
     if len(sizes) == 1:
@@ -82,7 +82,7 @@ def seed_interval(point: float, sequence_ci: tuple[float, float], seed_gaps: np.
 
 
 def compare(analysis: SinkAnalysis, dlm: str, ar: str, dlm_trajectory: str, statistic: str, direction: int,
-            settings: AnalysisSettings) -> dict[str, Any] | None:
+            settings: SinkSettings) -> dict[str, Any] | None:
     """One difference-in-differences comparison, or None when a needed trajectory is missing.
 
     The untrained gap is the mean over every untrained seed both sides have (``sinks.untrained_seeds``);
@@ -144,7 +144,7 @@ def compare(analysis: SinkAnalysis, dlm: str, ar: str, dlm_trajectory: str, stat
     }
 
 
-def claim_report(analysis: SinkAnalysis, models: dict, settings: AnalysisSettings) -> dict[str, Any]:
+def claim_report(analysis: SinkAnalysis, models: dict, settings: SinkSettings) -> dict[str, Any]:
     """The claim JSON: every DLM × AR × trajectory × check comparison and a per-DLM headline."""
     kinds = {name: spec.get("kind") for name, spec in models.items()}
     dlms = sorted(m for m, k in kinds.items() if k == "dlm")
@@ -197,7 +197,7 @@ CONTROL_GROUPS = {
 CONTROL_SIDES = {"dlm": PRIMARY_DLM_TRAJECTORY, "ar": AR_TRAJECTORY}
 
 
-def control_analysis(trajectories: dict[tuple[str, str], Any], settings: AnalysisSettings) -> SinkAnalysis:
+def control_analysis(trajectories: dict[tuple[str, str], Any], settings: SinkSettings) -> SinkAnalysis:
     """Layer-summed statistics of control trajectories ``{(group, side): Trajectory}``.
 
     Groups ``control``, ``control-s1`` … hold the untrained controls of each side (seed index 0,
@@ -222,7 +222,7 @@ def control_analysis(trajectories: dict[tuple[str, str], Any], settings: Analysi
     return analysis
 
 
-def control_report(trajectories: dict[tuple[str, str], Any], settings: AnalysisSettings,
+def control_report(trajectories: dict[tuple[str, str], Any], settings: SinkSettings,
                    strength: float | None = None) -> dict[str, Any]:
     """The claim JSON's ``controls`` section: every check for the planted and the untrained pair."""
     analysis = control_analysis(trajectories, settings)

@@ -14,7 +14,7 @@ import torch
 
 from sinkprune.sinks.kinds import KIND_NAMES
 from sinkprune.sinks.scores import sink_scores
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 
 # Statistic name → one-line meaning (also the table's legend).
 STATISTICS = {
@@ -78,7 +78,7 @@ def positional_variance(positions: np.ndarray, seq_len: int) -> np.ndarray:
     return out
 
 
-def sink_score_array(M: np.ndarray, lengths: np.ndarray, settings: AnalysisSettings) -> np.ndarray:
+def sink_score_array(M: np.ndarray, lengths: np.ndarray, settings: SinkSettings) -> np.ndarray:
     """s_t(i) under ``settings.rule`` over the existing positions of each timestep → ``[T, N, S]`` (0 beyond)."""
     scores = np.zeros_like(M)
     for t, length in enumerate(np.asarray(lengths)):
@@ -152,7 +152,7 @@ def sink_kind_shares(scores: np.ndarray, kinds: np.ndarray) -> dict[str, np.ndar
 
 
 def sequence_statistics(mass: np.ndarray, kinds: np.ndarray, lengths: np.ndarray,
-                        settings: AnalysisSettings, scope: str = "all") -> dict[str, np.ndarray]:
+                        settings: SinkSettings, scope: str = "all") -> dict[str, np.ndarray]:
     """Every statistic of :data:`STATISTICS` for one scope → name → ``[N]``.
 
     mass: ``[T, N, L, H, S]`` per-head received mass; kinds: int ``[T, N, S]``; lengths: ``[T]``.

@@ -17,7 +17,7 @@ import pandas as pd
 
 from sinkprune.sinks.baseline import baseline_rng, baseline_statistics
 from sinkprune.sinks.bootstrap import bootstrap_indices, mean_ci
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.stats import STATISTICS, nan_mean, scope_names, sequence_statistics
 from sinkprune.sinks.store import Trajectory, load_trajectory, parse_trajectory_path, untrained_index
 
@@ -49,7 +49,7 @@ class SinkAnalysis:
         return sorted(i for i in found if i is not None)
 
 
-def analyse_trajectory(traj: Trajectory, settings: AnalysisSettings) -> dict[tuple[str, str], np.ndarray]:
+def analyse_trajectory(traj: Trajectory, settings: SinkSettings) -> dict[tuple[str, str], np.ndarray]:
     """(scope, statistic) → per-sequence values of one trajectory, every scope."""
     out = {}
     for scope in scope_names(traj.mass.shape[2]):
@@ -58,7 +58,7 @@ def analyse_trajectory(traj: Trajectory, settings: AnalysisSettings) -> dict[tup
     return out
 
 
-def analyse_baseline(traj: Trajectory, settings: AnalysisSettings, model: str,
+def analyse_baseline(traj: Trajectory, settings: SinkSettings, model: str,
                      trajectory: str) -> dict[tuple[str, str], np.ndarray]:
     """(scope, statistic) → per-sequence random-position values (seeded per model/trajectory/scope)."""
     out = {}
@@ -69,7 +69,7 @@ def analyse_baseline(traj: Trajectory, settings: AnalysisSettings, model: str,
     return out
 
 
-def analyse_files(paths: Iterable[str | Path], settings: AnalysisSettings) -> SinkAnalysis:
+def analyse_files(paths: Iterable[str | Path], settings: SinkSettings) -> SinkAnalysis:
     """Load every ``results/sinks/{model}/{state}/{kind}.npz`` and compute statistics and controls."""
     analysis = SinkAnalysis()
     for path in sorted(Path(p) for p in paths):
@@ -85,7 +85,7 @@ def analyse_files(paths: Iterable[str | Path], settings: AnalysisSettings) -> Si
     return analysis
 
 
-def sinks_table(analysis: SinkAnalysis, models: dict, settings: AnalysisSettings) -> pd.DataFrame:
+def sinks_table(analysis: SinkAnalysis, models: dict, settings: SinkSettings) -> pd.DataFrame:
     """Tidy table: one row per model × state × trajectory × scope × statistic with its 95 % CI."""
     rows = []
     indices: dict[int, np.ndarray] = {}

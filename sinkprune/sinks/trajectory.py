@@ -23,16 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from sinkprune.models.noising import forward_noise, sampled_timesteps
+from sinkprune.chunks import chunk_slices
+from sinkprune.models.noising import forward_noise, noise_protection, sampled_timesteps
 from sinkprune.sinks.kinds import load_punctuation, token_kinds
-from sinkprune.sinks.settings import AnalysisSettings
+from sinkprune.sinks.settings import SinkSettings
 from sinkprune.sinks.store import Trajectory
 
 BATCH_SIZE = 8
-
-
-def _chunks(n: int) -> list[slice]:
-    return [slice(i, min(i + BATCH_SIZE, n)) for i in range(0, n, BATCH_SIZE)]
 
 
 @torch.no_grad()
@@ -40,36 +37,25 @@ def observed_mass(model: Any, ids: torch.Tensor) -> np.ndarray:
     """One observed forward pass per chunk: ``ids`` ``[N, S]`` → per-head mass ``[N, L, H, S]`` float32."""
     out = []
     with model.observe_attention() as recorder:
-        for sl in _chunks(ids.shape[0]):
+        for sl in chunk_slices(ids.shape[0], BATCH_SIZE):
             model(ids[sl])
             out.append(recorder.per_head.permute(1, 0, 2, 3).cpu().numpy())  # [L,B,H,S] → [B,L,H,S]
     return np.concatenate(out).astype(np.float32)
 
 
-def noise_protection(model: Any, ids: torch.Tensor) -> torch.Tensor:
-    """bool ``[N, S]`` of positions never masked: BOS tokens; Dream also its first and last position."""
-    protect = torch.zeros_like(ids, dtype=torch.bool)
-    if model.bos_id is not None:
-        protect |= ids == model.bos_id
-    if model.family == "dream":
-        protect[:, 0] = True
-        protect[:, -1] = True
-    return protect
-
-
-def _meta(model: Any, kind: str, settings: AnalysisSettings, punct: np.ndarray | None,
+def _meta(model: Any, kind: str, settings: SinkSettings, punct: np.ndarray | None,
           **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "family": model.family, "is_causal": bool(model.is_causal), "mask_id": model.mask_id,
             "bos_id": model.bos_id, "num_layers": int(model.num_layers), "num_heads": int(model.num_heads),
             "model": str(model.source_dir) if model.source_dir is not None else None,
-            "punct_known": punct is not None, "settings": settings.as_dict(), **extra}
+            "punct_known": punct is not None, "settings": settings.analysis_dict(), **extra}
 
 
 def _kinds(model: Any, ids: np.ndarray, punct: np.ndarray | None) -> np.ndarray:
     return token_kinds(ids, model.bos_id, model.mask_id, punct)
 
 
-def noised_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSettings,
+def noised_trajectory(model: Any, ids: torch.Tensor, settings: SinkSettings,
                       punct: np.ndarray | None = None) -> Trajectory:
     """Calibration ``ids`` ``[N, S]`` forward-noised at each sampled t (one shared noise draw per t).
 
@@ -80,7 +66,7 @@ def noised_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSettings,
         raise ValueError(f"{model.family} has no mask token: use the ar_prefix trajectory for causal models")
     times = sampled_timesteps(settings.diffusion_steps, settings.sample_every)
     generator = torch.Generator().manual_seed(settings.seed)
-    protect = noise_protection(model, ids)
+    protect = noise_protection(model, ids, protect_bos=True)
     noisy = torch.stack([forward_noise(ids, t, model.mask_id, eps=settings.mask_eps, generator=generator,
                                        protect=protect)[0] for t in times])  # [T, N, S]
     mass = np.stack([observed_mass(model, x) for x in noisy])
@@ -90,12 +76,12 @@ def noised_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSettings,
                       _meta(model, "noised", settings, punct))
 
 
-def prefix_lengths(seq_len: int, settings: AnalysisSettings) -> list[int]:
+def prefix_lengths(seq_len: int, settings: SinkSettings) -> list[int]:
     """ℓ_t = max(1, round(t·S)) for the same sampled t as the noised trajectory."""
     return [max(1, round(t * seq_len)) for t in sampled_timesteps(settings.diffusion_steps, settings.sample_every)]
 
 
-def ar_prefix_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSettings,
+def ar_prefix_trajectory(model: Any, ids: torch.Tensor, settings: SinkSettings,
                          punct: np.ndarray | None = None) -> Trajectory:
     """Decoding prefixes ``ids[:, :ℓ_t]`` of a causal model; mass over the prefix, zero-padded to S."""
     if not model.is_causal:
@@ -111,7 +97,7 @@ def ar_prefix_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSettin
                       np.asarray(lengths, np.float32) / seq_len, _meta(model, "ar_prefix", settings, punct))
 
 
-def generate_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSettings,
+def generate_trajectory(model: Any, ids: torch.Tensor, settings: SinkSettings,
                         punct: np.ndarray | None = None) -> Trajectory:
     """A real generation with the family's sampler from the first ``prompt_len`` tokens of each sequence.
 
@@ -124,7 +110,7 @@ def generate_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSetting
     prompt = ids[:, :settings.prompt_len]
     steps: list[list[np.ndarray]] = []
     seen: list[list[np.ndarray]] = []
-    for sl in _chunks(prompt.shape[0]):
+    for sl in chunk_slices(prompt.shape[0], BATCH_SIZE):
         chunk_mass: list[np.ndarray] = []
         chunk_ids: list[np.ndarray] = []
         with model.observe_attention() as recorder:
@@ -144,7 +130,7 @@ def generate_trajectory(model: Any, ids: torch.Tensor, settings: AnalysisSetting
     n = prompt.shape[0]
     mass = np.zeros((num_steps, n, model.num_layers, model.num_heads, total), dtype=np.float32)
     ids_np = np.full((num_steps, n, total), -1, dtype=np.int32)
-    for chunk, sl in enumerate(_chunks(n)):
+    for chunk, sl in enumerate(chunk_slices(n, BATCH_SIZE)):
         for t in range(num_steps):
             mass[t, sl, ..., :lengths[t]] = steps[chunk][t]
             ids_np[t, sl, :lengths[t]] = seen[chunk][t]
@@ -157,7 +143,7 @@ TRAJECTORIES: dict[str, Callable[..., Trajectory]] = {
     "noised": noised_trajectory, "generate": generate_trajectory, "ar_prefix": ar_prefix_trajectory}
 
 
-def build_trajectory(model: Any, ids: torch.Tensor, kind: str, settings: AnalysisSettings) -> Trajectory:
+def build_trajectory(model: Any, ids: torch.Tensor, kind: str, settings: SinkSettings) -> Trajectory:
     """Trajectory ``kind`` of ``model`` on calibration ``ids`` ``[N, S]`` (first analysis_samples, capped length)."""
     if kind not in TRAJECTORIES:
         raise ValueError(f"trajectory kind must be one of {', '.join(TRAJECTORIES)}, got {kind!r}")
