@@ -173,12 +173,16 @@ def prune_reports():
     return [f"results/prune/{m}/{meth}/{s}/report.json" for m, meth, s in pruned_runs()]
 
 
+def trajectory_kinds(model):
+    """Trajectory kinds of a model: decoding prefixes (AR) or the noised and generated DLM ones."""
+    return ["ar_prefix"] if config["models"][model]["kind"] == "ar" else ["noised", "generate"]
+
+
 def sink_trajectories():
     """Every sink trajectory file: each model, trained and untrained, each kind of trajectory."""
     out = []
     for m in MODELS:
-        kinds = ["ar_prefix"] if config["models"][m]["kind"] == "ar" else ["noised", "generate"]
-        out += [f"results/sinks/{m}/{state}/{k}.npz" for state in ["trained"] + UNTRAINED_STATES for k in kinds]
+        out += [f"results/sinks/{m}/{state}/{k}.npz" for state in ["trained"] + UNTRAINED_STATES for k in trajectory_kinds(m)]
     return out
 
 

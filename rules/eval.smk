@@ -8,9 +8,19 @@ EVAL_CODE = source_hash(
     "sinkprune.config",
     entry="sinkprune.evaluate.__main__",
 )
+# The grouped evaluation jobs also compute perplexity.
+EVAL_CODE_PPL = source_hash(
+    "sinkprune.evaluate.run",
+    "sinkprune.evaluate.shards",
+    "sinkprune.evaluate.perplexity",
+    "sinkprune.models.checkpoint",
+    "sinkprune.config",
+    entry="sinkprune.evaluate.__main__",
+)
 
 # Perplexity as the release computes it after pruning (sinkprune/evaluate/perplexity.py): mini
-# reads the held-out text, paper WikiText-2 test. One job per model × method, like evaluate.
+# reads the held-out text, paper WikiText-2 test. Written by the evaluation jobs (eval.split:
+# grouped) or one job per evaluated model (eval.split: task).
 PPL_TEXT = ["results/data/corpus_heldout.txt"] if config["scale"] == "mini" else []
 
 
@@ -35,20 +45,26 @@ rule tasks:
 
 if EVAL_SPLIT == "grouped":
 
+    # Each evaluation job also writes its models' perplexity (same process, after lm-eval): at
+    # mini scale a separate job's start-up would cost more than the perplexity itself.
     rule evaluate_dense:
         input:
             model=lambda w: model_input(w.model),
             tasks=TASK_DIRS,
+            text=PPL_TEXT,
         output:
-            "results/eval/{model}/dense/0.00.json",
+            results="results/eval/{model}/dense/0.00.json",
+            perplexity="results/eval/{model}/dense/0.00/perplexity.json",
         params:
-            code=EVAL_CODE,
+            code=EVAL_CODE_PPL,
             config=CONFIGFILE,
             models=lambda w: f"--model {model_dir(w.model)}",
-            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+            outs=lambda w, output: f"--out {output.results}",
+            ppl=lambda w, output: f"--perplexity {output.perplexity}",
             tasks=",".join(TASKS),
             tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-            cfg=cfg("seed", "device", "dtype", "eval"),
+            text=lambda w, input: f"--text {input.text}" if input.text else "",
+            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
         threads: config["threads"]
         resources:
             **resources_for("evaluate"),
@@ -60,7 +76,7 @@ if EVAL_SPLIT == "grouped":
             "../environment.yml"
         shell:
             "sinkprune evaluate --config {params.config} {params.models} {params.tasks_dir} "
-            "--tasks {params.tasks} {params.outs} > {log} 2>&1"
+            "--tasks {params.tasks} {params.outs} {params.ppl} {params.text} > {log} 2>&1"
 
     # One job per model × method evaluates every sparsity of that method: at mini scale imports and
     # task loading cost more than one model's evaluation (structured ratios: second rule).
@@ -68,16 +84,20 @@ if EVAL_SPLIT == "grouped":
         input:
             models=pruned_checkpoints,
             tasks=TASK_DIRS,
+            text=PPL_TEXT,
         output:
-            per_sparsity("results/eval/{model}/{method}/{sparsity}.json"),
+            results=per_sparsity("results/eval/{model}/{method}/{sparsity}.json"),
+            perplexity=per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json"),
         params:
-            code=EVAL_CODE,
+            code=EVAL_CODE_PPL,
             config=CONFIGFILE,
             models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
-            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
+            outs=lambda w, output: " ".join(f"--out {o}" for o in output.results),
+            ppl=lambda w, output: " ".join(f"--perplexity {o}" for o in output.perplexity),
             tasks=",".join(TASKS),
             tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-            cfg=cfg("seed", "device", "dtype", "eval"),
+            text=lambda w, input: f"--text {input.text}" if input.text else "",
+            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
         wildcard_constraints:
             method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
         log:
@@ -87,61 +107,8 @@ if EVAL_SPLIT == "grouped":
 
     use rule evaluate as evaluate_structured with:
         output:
-            per_sparsity("results/eval/{model}/{method}/{sparsity}.json", structured=True),
-        wildcard_constraints:
-            method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
-
-    rule perplexity_dense:
-        input:
-            models=lambda w: model_input(w.model),
-            text=PPL_TEXT,
-        output:
-            "results/eval/{model}/dense/0.00/perplexity.json",
-        params:
-            code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
-            config=CONFIGFILE,
-            models=lambda w: f"--model {model_dir(w.model)}",
-            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
-            text=lambda w, input: f"--text {input.text}" if input.text else "",
-            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
-        threads: config["threads"]
-        resources:
-            **resources_for("perplexity"),
-        log:
-            "logs/eval/{model}/dense.perplexity.log",
-        benchmark:
-            "benchmarks/eval/{model}/dense.perplexity.tsv"
-        conda:
-            "../environment.yml"
-        shell:
-            "sinkprune evaluate perplexity --config {params.config} {params.models} {params.text} "
-            "{params.outs} > {log} 2>&1"
-
-
-    use rule perplexity_dense as perplexity with:
-        input:
-            models=pruned_checkpoints,
-            text=PPL_TEXT,
-        output:
-            per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json"),
-        params:
-            code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
-            config=CONFIGFILE,
-            models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
-            outs=lambda w, output: " ".join(f"--out {o}" for o in output),
-            text=lambda w, input: f"--text {input.text}" if input.text else "",
-            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
-        wildcard_constraints:
-            method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
-        log:
-            "logs/eval/{model}/{method}.perplexity.log",
-        benchmark:
-            "benchmarks/eval/{model}/{method}.perplexity.tsv"
-
-
-    use rule perplexity as perplexity_structured with:
-        output:
-            per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json", structured=True),
+            results=per_sparsity("results/eval/{model}/{method}/{sparsity}.json", structured=True),
+            perplexity=per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json", structured=True),
         wildcard_constraints:
             method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
 

@@ -2,38 +2,90 @@
 # then statistics with controls, the claim check and the sinks table.
 
 
-rule sink_trajectory:
-    input:
-        model=lambda w: model_input(w.model, w.state),
-        calib="results/data/calibration/{model}.pt",
-    output:
-        "results/sinks/{model}/{state}/{kind}.npz",
-    params:
-        code=source_hash(
-            "sinkprune.models",
-            "sinkprune.sinks.settings",
-            "sinkprune.sinks.store",
-            "sinkprune.sinks.trajectory",
-            "sinkprune.config",
-            entry="sinkprune.sinks.__main__",
-        ),
-        config=CONFIGFILE,
-        model=lambda w: model_dir(w.model, w.state),
-        cfg=cfg("seed", "device", "dtype", "sinks"),
-    wildcard_constraints:
-        kind="noised|generate|ar_prefix",
-    threads: config["threads"]
-    resources:
-        **resources_for("sink_trajectory"),
-    log:
-        "logs/sinks/{model}/{state}/{kind}.log",
-    benchmark:
-        "benchmarks/sinks/{model}/{state}/{kind}.tsv"
-    conda:
-        "../environment.yml"
-    shell:
-        "sinkprune sinks trajectory --config {params.config} --model {params.model} "
-        "--calib {input.calib} --kind {wildcards.kind} --out {output} > {log} 2>&1"
+# Mini: one job per model × state computes every trajectory kind of that model (one model load;
+# start-up costs more than a tiny model's trajectories): noised and generated for a DLM, decoding
+# prefixes for an AR model (second rule). Paper: one job per kind, each within its own runtime.
+if config["scale"] == "mini":
+
+    AR_MODELS = [m for m in MODELS if trajectory_kinds(m) == ["ar_prefix"]]
+
+
+    rule sink_trajectory:
+        input:
+            model=lambda w: model_input(w.model, w.state),
+            calib="results/data/calibration/{model}.pt",
+        output:
+            noised="results/sinks/{model}/{state}/noised.npz",
+            generate="results/sinks/{model}/{state}/generate.npz",
+        params:
+            code=source_hash(
+                "sinkprune.models",
+                "sinkprune.sinks.settings",
+                "sinkprune.sinks.store",
+                "sinkprune.sinks.trajectory",
+                "sinkprune.config",
+                entry="sinkprune.sinks.__main__",
+            ),
+            config=CONFIGFILE,
+            model=lambda w: model_dir(w.model, w.state),
+            kinds=lambda w: trajectory_kinds(w.model),
+            cfg=cfg("seed", "device", "dtype", "sinks"),
+        wildcard_constraints:
+            model="|".join(map(re.escape, sorted(set(MODELS) - set(AR_MODELS)))) or "NONE",
+        threads: config["threads"]
+        resources:
+            **resources_for("sink_trajectory"),
+        log:
+            "logs/sinks/{model}/{state}.log",
+        benchmark:
+            "benchmarks/sinks/{model}/{state}.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "sinkprune sinks trajectory --config {params.config} --model {params.model} "
+            "--calib {input.calib} --kind {params.kinds} --out {output} > {log} 2>&1"
+
+
+    use rule sink_trajectory as sink_trajectory_ar with:
+        output:
+            ar_prefix="results/sinks/{model}/{state}/ar_prefix.npz",
+        wildcard_constraints:
+            model="|".join(map(re.escape, AR_MODELS)) or "NONE",
+
+else:
+
+    rule sink_trajectory:
+        input:
+            model=lambda w: model_input(w.model, w.state),
+            calib="results/data/calibration/{model}.pt",
+        output:
+            "results/sinks/{model}/{state}/{kind}.npz",
+        params:
+            code=source_hash(
+                "sinkprune.models",
+                "sinkprune.sinks.settings",
+                "sinkprune.sinks.store",
+                "sinkprune.sinks.trajectory",
+                "sinkprune.config",
+                entry="sinkprune.sinks.__main__",
+            ),
+            config=CONFIGFILE,
+            model=lambda w: model_dir(w.model, w.state),
+            cfg=cfg("seed", "device", "dtype", "sinks"),
+        wildcard_constraints:
+            kind="noised|generate|ar_prefix",
+        threads: config["threads"]
+        resources:
+            **resources_for("sink_trajectory"),
+        log:
+            "logs/sinks/{model}/{state}/{kind}.log",
+        benchmark:
+            "benchmarks/sinks/{model}/{state}/{kind}.tsv"
+        conda:
+            "../environment.yml"
+        shell:
+            "sinkprune sinks trajectory --config {params.config} --model {params.model} "
+            "--calib {input.calib} --kind {wildcards.kind} --out {output} > {log} 2>&1"
 
 
 rule sink_summary:

@@ -309,10 +309,14 @@ class Planner:
         steps = len(range(s.sample_every, s.diffusion_steps + 1, s.sample_every))
         n = min(s.analysis_samples, self.n_calib)
         seq = min(self.calib_len, s.analysis_seq_len or self.calib_len)
+        states = ["trained"] + self.untrained_states()
+        # Mini: one job per model × state computes every kind (rules/sinks.smk); paper: one per kind.
+        grouped = self.config["scale"] == "mini"
         for m in self.models:
             arch = self.arch[m]
             ar = self.config["models"][m]["kind"] == "ar"
-            for state in ["trained"] + self.untrained_states():
+            for state in states:
+                kinds = []
                 for kind in (["ar_prefix"] if ar else ["noised", "generate"]):
                     if kind == "noised":
                         lengths = [seq] * steps
@@ -328,9 +332,16 @@ class Planner:
                     chunk = min(8, n)  # trajectory.BATCH_SIZE sequences per forward
                     act = chunk * (arch.heads * min(512, longest) * longest * 6 + 3 * longest * arch.intermediate * self.bytes
                                    + (longest * arch.vocab * 6 if kind == "generate" else 0))
-                    self.add("sink_trajectory", f"model={m},state={state},kind={kind}", "sinks", flops=flops,
-                             load_bytes=self.weights(m), out_bytes=out, gpu_mem=self.weights(m) + act,
-                             host_mem=self.base + self.weights(m) + out)
+                    kinds.append({"flops": flops, "out_bytes": out, "gpu_mem": self.weights(m) + act,
+                                  "host_mem": self.base + self.weights(m) + out})
+                    if not grouped:
+                        self.add("sink_trajectory", f"model={m},state={state},kind={kind}", "sinks",
+                                 load_bytes=self.weights(m), **kinds[-1])
+                if grouped:
+                    self.add("sink_trajectory_ar" if ar else "sink_trajectory", f"model={m},state={state}", "sinks",
+                             "sink_trajectory", load_bytes=self.weights(m), flops=sum(k["flops"] for k in kinds),
+                             out_bytes=sum(k["out_bytes"] for k in kinds), gpu_mem=max(k["gpu_mem"] for k in kinds),
+                             host_mem=self.base + self.weights(m) + sum(k["out_bytes"] for k in kinds))
         self.add_cheap("sink_summary", "sinks")
 
     def prune_stage(self) -> None:
@@ -346,24 +357,27 @@ class Planner:
             observed = chunk * (arch.heads * min(512, S) * S * 6 + 3 * S * arch.intermediate * self.bytes)
             calib_acts = 2 * n * S * arch.hidden * self.bytes  # block inputs and outputs of every window
             forward = n * arch.forward_flops(S, head_rows=0)
+            whole: list[dict] = []  # every job's cost; one job per model when grouped
             if any(meth in NEEDS_SHARED for meth in self.methods):
                 # Sink scores: one observed forward of the calibration batch (without the head)
                 # per sampled timestep; shared.pt holds the noisy inputs (int64), the scores and
                 # the stable-sink gate.
-                self.add("prune_stats", f"model={m}", "prune", flops=steps * forward, load_bytes=w,
-                         out_bytes=steps * n * S * (8 + 4) + n * S, gpu_mem=w + observed, host_mem=self.base + w)
+                whole.append({"flops": steps * forward, "out_bytes": steps * n * S * (8 + 4) + n * S,
+                              "gpu_mem": w + observed, "host_mem": self.base + w})
+                if not group:
+                    self.add("prune_stats", f"model={m}", "prune", load_bytes=w, **whole[-1])
             for meth in self.methods:
                 sparsities = sparsity_list(self.config, meth)
                 costs = [self._prune_cost(m, meth, sp, observed, calib_acts) for sp in sparsities]
-                rule = "prune_structured" if (group and meth in STRUCTURED) else "prune"
+                rule = "prune"
                 # The method's own statistics of the dense model, once per job (every sparsity
                 # of a grouped job shares them; an ungrouped job measures them itself).
                 own = self._dense_stats_flops(meth, steps, forward)
                 if group:
-                    self.add(rule, f"model={m},method={meth}", "prune", "prune",
-                             flops=own + sum(c["flops"] for c in costs), load_bytes=w * len(costs),
-                             out_bytes=sum(c["out_bytes"] for c in costs), gpu_mem=max(c["gpu_mem"] for c in costs),
-                             host_mem=max(c["host_mem"] for c in costs), temp=True)
+                    whole.append({"flops": own + sum(c["flops"] for c in costs),
+                                  "out_bytes": sum(c["out_bytes"] for c in costs),
+                                  "gpu_mem": max(c["gpu_mem"] for c in costs),
+                                  "host_mem": max(c["host_mem"] for c in costs)})
                 else:
                     for sp, c in zip(sparsities, costs):
                         self.add(rule, f"model={m},method={meth},sparsity={sp}", "prune", "prune", load_bytes=w,
@@ -375,9 +389,16 @@ class Planner:
                      for meth in self.methods for sp in sparsity_list(self.config, meth)]
             stats = steps * forward if any(meth in NEEDS_SHARED for meth in self.methods) else 0.0
             stats += sum(self._dense_stats_flops(meth, steps, forward) for meth in self.methods)
-            self.add("protocol_diff", f"model={m}", "prune", flops=2 * (stats + sum(c["flops"] for c in diffs)),
-                     load_bytes=w, out_bytes=1e5, gpu_mem=w + max(c["gpu_mem"] for c in diffs),
-                     host_mem=self.base + 2 * w)
+            whole.append({"flops": 2 * (stats + sum(c["flops"] for c in diffs)), "out_bytes": 1e5,
+                          "gpu_mem": w + max(c["gpu_mem"] for c in diffs), "host_mem": self.base + 2 * w})
+            if not group:
+                self.add("protocol_diff", f"model={m}", "prune", load_bytes=w, **whole[-1])
+                continue
+            # prune.group_sparsities: one job per model does all of the above (rules/prune.smk),
+            # loading the dense model once and pruning copies of it.
+            self.add("prune", f"model={m}", "prune", "prune", load_bytes=w, temp=True,
+                     flops=sum(c["flops"] for c in whole), out_bytes=sum(c["out_bytes"] for c in whole),
+                     gpu_mem=max(c["gpu_mem"] for c in whole), host_mem=max(c["host_mem"] for c in whole) + w)
 
     @staticmethod
     def _dense_stats_flops(method: str, steps: int, forward: float) -> float:
@@ -430,31 +451,34 @@ class Planner:
                                  "evaluate", **share)
                 self.add_cheap("merge_eval", "evaluate", wildcards=f"model={m},method={meth},sparsity={sp}")
             return
+        # Grouped: each job also computes its models' perplexity (rules/eval.smk).
         for m in self.pruned:
-            self.add("evaluate_dense", f"model={m}", "evaluate", "evaluate", **self._sum_eval(m, 1))
+            self.add("evaluate_dense", f"model={m}", "evaluate", "evaluate", **self._eval_and_perplexity(m, 1))
             for meth in self.methods:
                 rule = "evaluate_structured" if meth in STRUCTURED else "evaluate"
                 self.add(rule, f"model={m},method={meth}", "evaluate", "evaluate",
-                         **self._sum_eval(m, len(sparsity_list(self.config, meth))))
+                         **self._eval_and_perplexity(m, len(sparsity_list(self.config, meth))))
+
+    def _eval_and_perplexity(self, m: str, models: int) -> dict:
+        """Cost of a grouped evaluation job: lm-eval, then perplexity, of ``models`` models."""
+        cost = self._sum_eval(m, models)
+        if "perplexity" not in self.config["eval"]:
+            return cost
+        ppl = self._perplexity_cost(m, models)
+        return cost | {"flops": cost["flops"] + ppl["flops"], "load_bytes": cost["load_bytes"] + ppl["load_bytes"],
+                       "out_bytes": cost["out_bytes"] + ppl["out_bytes"], "gpu_mem": max(cost["gpu_mem"], ppl["gpu_mem"]),
+                       "host_mem": max(cost["host_mem"], ppl["host_mem"])}
 
     def perplexity(self) -> None:
-        """The release's perplexity (rules/eval.smk): one job per evaluated model at paper scale,
-        one per model × method at mini (every sparsity in one job), as the evaluation jobs."""
-        if "perplexity" not in self.config["eval"]:
+        """The release's perplexity (rules/eval.smk): one job per evaluated model with eval.split:
+        task; with grouped evaluation the evaluation jobs compute it (:meth:`evaluate`)."""
+        if "perplexity" not in self.config["eval"] or self.config["eval"].get("split", "grouped") != "task":
             return
         runs = [(m, "dense", "0.00") for m in self.pruned] + [
             (m, meth, sp) for m in self.pruned for meth in self.methods for sp in sparsity_list(self.config, meth)]
-        if self.config["eval"].get("split", "grouped") == "task":
-            for m, meth, sp in runs:
-                self.add("perplexity", f"model={m},method={meth},sparsity={sp}", "evaluate", "perplexity",
-                         **self._perplexity_cost(m, 1))
-            return
-        for m in self.pruned:
-            self.add("perplexity_dense", f"model={m}", "evaluate", "perplexity", **self._perplexity_cost(m, 1))
-            for meth in self.methods:
-                rule = "perplexity_structured" if meth in STRUCTURED else "perplexity"
-                self.add(rule, f"model={m},method={meth}", "evaluate", "perplexity",
-                         **self._perplexity_cost(m, len(sparsity_list(self.config, meth))))
+        for m, meth, sp in runs:
+            self.add("perplexity", f"model={m},method={meth},sparsity={sp}", "evaluate", "perplexity",
+                     **self._perplexity_cost(m, 1))
 
     def _perplexity_cost(self, m: str, models: int) -> dict:
         from sinkprune.evaluate.perplexity import PerplexitySettings

@@ -78,6 +78,11 @@ def test_cli_released_protocol_cfg_and_perplexity(tmp_path):
     ppl = json.loads((tmp_path / "p.json").read_text())
     assert ppl["formula"] == "llada" and ppl["protocol"] == "released" and ppl["windows"] > 0
     assert 1 < ppl["perplexity"] < 10 * len(tok), "an untrained model is near uniform, not beyond"
+    # The evaluation job's form: perplexity after lm-eval in the same process, the same bytes.
+    main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o2.json"), "--tasks-dir", str(tmp_path / "tasks"),
+          "--config", str(tmp_path / "c.yaml"), "--perplexity", str(tmp_path / "p2.json"), "--text", str(text)])
+    assert (tmp_path / "p2.json").read_bytes() == (tmp_path / "p.json").read_bytes()
+    assert (tmp_path / "o2.json").read_bytes() == (tmp_path / "o.json").read_bytes()
     config["eval"]["cfg"] = {"mini_arc_challenge": 0.5}  # not evaluated: named in the error
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     import pytest

@@ -90,14 +90,14 @@ def test_one_evaluation_job_by_hand(tmp_path):
 def test_over_limit_job_is_flagged_and_plan_exits_nonzero(tmp_path):
     config = _hand_config(tmp_path, prune={"mem_mb": 1, "runtime": 10, "gpu": 0})
     flagged = [j for j in build_plan(config) if j.flags]
-    assert [(j.rule, j.wildcards) for j in flagged] == [("prune", "model=tiny-llada,method=wanda")]
+    assert [(j.rule, j.wildcards) for j in flagged] == [("prune", "model=tiny-llada")]
     assert "mem_mb 1" in flagged[0].flags[0]
     path = tmp_path / "over.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = subprocess.run([sys.executable, "-m", "sinkprune.plan", "--config", str(path), "--out",
                            str(tmp_path / "plan.tsv")], capture_output=True, text=True, env=_env(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "prune[model=tiny-llada,method=wanda]: host" in proc.stdout
+    assert "prune[model=tiny-llada]: host" in proc.stdout
     rows = (tmp_path / "plan.tsv").read_text().splitlines()
     assert rows[0].startswith("rule\twildcards\tstage\tflops") and any("mem_mb 1" in r for r in rows)
 

@@ -120,3 +120,32 @@ def test_run_rejects_stale_shared_stats(workspace, tmp_path) -> None:
               "--shared", str(root / "shared.pt"), "--method", "sink_wanda", "--sparsity", "0.50",
               "--config", str(tmp_path / "other.yaml"), "--out", str(tmp_path / "m"),
               "--report", str(tmp_path / "r.json")])
+
+
+def test_all_writes_the_files_of_stats_run_and_diff(workspace, tmp_path) -> None:
+    """`prune all` (one process per model) writes byte for byte what `stats`, `run` per method and
+    `diff` write, the reports naming the same shared.pt path."""
+    root, _ = workspace
+    config = dict(CONFIG, protocol="corrected",
+                  prune=dict(CONFIG["prune"], methods=["magnitude", "sink_wanda", "sink_structured"],
+                             sparsities=["0.50", "2-4"], structured_ratios=["0.25"]))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    args = ["--model", str(root / "dense"), "--calib", str(root / "calibration.pt"), "--config", str(tmp_path / "c.yaml")]
+    base = tmp_path / "steps"  # relative paths as the rules give them
+    main(["stats", *args, "--out", f"{base}/shared.pt"])
+    for method, specs in (("magnitude", ["0.50", "2-4"]), ("sink_wanda", ["0.50", "2-4"]), ("sink_structured", ["0.25"])):
+        main(["run", *args, "--shared", f"{base}/shared.pt", "--method", method, "--sparsity", *specs,
+              "--out", *(f"{base}/{method}/{s}/model" for s in specs),
+              "--report", *(f"{base}/{method}/{s}/report.json" for s in specs)])
+    main(["diff", *args, "--name", "m", "--out", f"{base}/protocol_diff.csv"])
+    whole = tmp_path / "whole"
+    main(["all", *args, "--name", "m", "--out-dir", str(whole), "--timing-dir", str(tmp_path / "timings")])
+    step_files = sorted(p.relative_to(base) for p in base.rglob("*") if p.is_file())
+    assert step_files == sorted(p.relative_to(whole) for p in whole.rglob("*") if p.is_file())
+    assert len(step_files) == 1 + 5 * 4 + 1  # shared.pt, 5 × (weights, config, tokenizer config, report), diff
+    for rel in step_files:
+        got, want = (whole / rel).read_bytes(), (base / rel).read_bytes()
+        if rel.name == "report.json":  # the reports record their own shared.pt path
+            want = want.replace(str(base).encode(), str(whole).encode())
+        assert got == want, rel
+    assert json.loads((tmp_path / "timings" / "sink_wanda" / "2-4.json").read_text())["sparsity"] == "2:4"

@@ -122,3 +122,23 @@ def test_cli_trajectory_and_summarize(tmp_path, capsys):
     sinks_main(args)  # same inputs, same seed → byte-identical outputs
     assert ((root / "t.csv").read_bytes(), (root / "claim.json").read_bytes()) == first
     assert "claim tiny-llada vs tiny-ar" in capsys.readouterr().out
+
+
+def test_cli_several_kinds_in_one_process_equal_one_kind_each(tmp_path):
+    """`--kind noised generate --out A B` writes the bytes two single-kind calls write."""
+    save_model(tiny("llada", 1), tmp_path / "m")
+    torch.save({"input_ids": calibration()}, tmp_path / "calibration.pt")
+    config = yaml.safe_load(Path(__file__).with_name("config").joinpath("smoke.yaml").read_text())
+    config["sinks"].update({"analysis_samples": 4})
+    config["sinks"]["generate"] = {"prompt_len": 4, "gen_length": 8, "steps": 4, "block_length": 8}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    common = ["trajectory", "--model", str(tmp_path / "m"), "--calib", str(tmp_path / "calibration.pt"),
+              "--config", str(tmp_path / "c.yaml")]
+    kinds = ["noised", "generate"]
+    for kind in kinds:
+        sinks_main([*common, "--kind", kind, "--out", str(tmp_path / "one" / f"{kind}.npz")])
+    sinks_main([*common, "--kind", *kinds, "--out", *(str(tmp_path / "both" / f"{k}.npz") for k in kinds)])
+    for kind in kinds:
+        assert (tmp_path / "both" / f"{kind}.npz").read_bytes() == (tmp_path / "one" / f"{kind}.npz").read_bytes()
+    with pytest.raises(SystemExit):
+        sinks_main([*common, "--kind", *kinds, "--out", str(tmp_path / "x.npz")])  # one --out per --kind

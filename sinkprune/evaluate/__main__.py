@@ -3,6 +3,7 @@
     sinkprune evaluate --model DIR --tasks-dir results/data/tasks \
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
         [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
+        [--perplexity P.json ... --text heldout.txt]   (each model's perplexity too, same process)
     sinkprune evaluate build-tasks --config C.yaml --out-dir results/data/tasks
     sinkprune evaluate merge PART.json [PART.json ...] --out M.json   (per-task results of one model)
     sinkprune evaluate --shard I/K --tasks T ...   (documents I::K of task T; merge joins the shards)
@@ -75,40 +76,68 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
             raise KeyError(str(err)) from None
         if len(tasks) != 1:
             raise KeyError(f"--shard evaluates one task, got --tasks {','.join(tasks)}")
+    ppl = None
+    if args.perplexity and shard is not None:
+        raise KeyError("--perplexity scores whole models; a --shard job cannot write it")
+    if args.perplexity:
+        if len(args.perplexity) != len(args.model):
+            raise KeyError(f"give one --perplexity per --model ({len(args.model)} models, "
+                           f"{len(args.perplexity)} perplexity outputs)")
+        ppl = _perplexity_input(args.text, config)
     for i, (model, out) in enumerate(zip(args.model, args.out)):
         # Fresh task objects per model, so each result equals that of a run on its own.
         resolved = resolve_tasks(tasks, args.tasks_dir, shots) if i else first
         write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"]),
                                     device=config.get("device"), dtype=config.get("dtype"), shard=shard), out)
         print(f"wrote {out}")
+        if ppl is not None:
+            # Perplexity draws its masks from generators seeded per window, not from the global
+            # generator lm-eval advanced, so it equals `sinkprune evaluate perplexity` on its own.
+            _write_perplexity(model, ppl, config, args.perplexity[i])
 
 
-def _perplexity(args: argparse.Namespace, config: dict) -> None:
+def _perplexity_input(text_file: str | None, config: dict) -> tuple:
+    """(settings, text, source) of the perplexity runs; a missing text file fails here."""
+    from sinkprune.evaluate.perplexity import PerplexitySettings, dataset_lines, release_text
+
+    settings = PerplexitySettings.from_config(config.get("eval", {}).get("perplexity"))
+    if text_file is not None and not Path(text_file).is_file():
+        raise FileNotFoundError(f"--text {text_file} does not exist")
+    text = release_text(dataset_lines(settings, text_file), settings.rows)
+    source = Path(text_file).name if text_file else f"{settings.dataset}/{settings.subset}/{settings.split}"
+    return settings, text, source
+
+
+def _write_perplexity(model_path: str, prepared: tuple, config: dict, out: str) -> None:
+    """Load ``model_path`` and write its perplexity JSON to ``out``."""
     from transformers import AutoTokenizer
 
-    from sinkprune.evaluate.perplexity import PerplexitySettings, dataset_lines, perplexity, release_text, token_stream
+    from sinkprune.evaluate.perplexity import perplexity, token_stream
     from sinkprune.evaluate.run import write_stable
     from sinkprune.models import load_model
     from sinkprune.models.checkpoint import resolve_checkpoint
 
+    settings, text, source = prepared
+    protocol = config.get("protocol", "corrected")
+    model = load_model(model_path).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_checkpoint(model_path)))
+    ids = token_stream(tokenizer, text, protocol, model.bos_id)
+    result = perplexity(model, ids, settings, seed=int(config["seed"]))
+    result |= {"protocol": protocol, "family": model.family, "source": source}
+    write_stable(result, out)
+    print(f"wrote {out}: perplexity {result['perplexity']:.4f} over {result['windows']} windows")
+
+
+def _perplexity(args: argparse.Namespace, config: dict) -> None:
+    from sinkprune.models.checkpoint import resolve_checkpoint
+
     if len(args.model) != len(args.out):
         raise KeyError(f"give one --out per --model ({len(args.model)} models, {len(args.out)} outputs)")
-    settings = PerplexitySettings.from_config(config.get("eval", {}).get("perplexity"))
-    protocol = config.get("protocol", "corrected")
-    if args.text is not None and not Path(args.text).is_file():
-        raise FileNotFoundError(f"--text {args.text} does not exist")
-    text = release_text(dataset_lines(settings, args.text), settings.rows)
+    prepared = _perplexity_input(args.text, config)
     for model in args.model:
         resolve_checkpoint(model)  # FileNotFoundError naming the directory or hub id
     for model_path, out in zip(args.model, args.out):
-        model = load_model(model_path).eval()
-        tokenizer = AutoTokenizer.from_pretrained(str(resolve_checkpoint(model_path)))
-        ids = token_stream(tokenizer, text, protocol, model.bos_id)
-        result = perplexity(model, ids, settings, seed=int(config["seed"]))
-        result |= {"protocol": protocol, "family": model.family,
-                   "source": Path(args.text).name if args.text else f"{settings.dataset}/{settings.subset}/{settings.split}"}
-        write_stable(result, out)
-        print(f"wrote {out}: perplexity {result['perplexity']:.4f} over {result['windows']} windows")
+        _write_perplexity(model_path, prepared, config, out)
 
 
 def _run(step, args: argparse.Namespace) -> None:
@@ -167,6 +196,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="JSON file of the stable part of the results; one per --model")
     parser.add_argument("--shard", default=None, metavar="I/K",
                         help="score documents I, I+K, ... of the one task (eval.shards); merge joins the K results")
+    parser.add_argument("--perplexity", action="append", default=None,
+                        help="also write the model's perplexity JSON (as `perplexity`); one per --model")
+    parser.add_argument("--text", default=None,
+                        help="with --perplexity: text file (mini: held-out corpus); default: eval.perplexity dataset")
     _run(_evaluate, parser.parse_args(argv))
 
 

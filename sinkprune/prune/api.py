@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import yaml
 
 from sinkprune.device import placement
-from sinkprune.prune.methods import NEEDS_SHARED, dense_statistics, prune_model
+from sinkprune.prune.methods import NEEDS_SHARED, STRUCTURED, dense_statistics, prune_model
 from sinkprune.prune.report import peak_rss_mb, sparsity_report
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
@@ -68,21 +69,32 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
     ``reports[i]`` gets the deterministic JSON report; the measured wall time and peak memory go
     to ``timings[i]`` when given (kept outside results/, which must be byte-identical on rerun).
     """
-    from sinkprune.models import load_model, save_model
+    from sinkprune.models import load_model
 
     if not (len(sparsities) == len(outs) == len(reports)) or (timings and len(timings) != len(sparsities)):
         raise ValueError("--sparsity, --out, --report (and --timing) need one entry per sparsity")
     settings, device, dtype = _setup(config)
-    specs = [parse_sparsity(s) for s in sparsities]
     ids = load_calibration(calib)
     shared = None
     if method in NEEDS_SHARED:
         shared = SharedStats.load(shared_path)
         shared.check_compatible(ids, settings.sinks, settings.protocol)
+    return _prune_sparsities(lambda: load_model(model_dir, device=device, dtype=dtype), model_dir, ids, shared,
+                             shared_path, method, sparsities, settings, outs, reports, timings)
+
+
+def _prune_sparsities(fresh_model: Callable[[], Any], model_dir: str | Path, ids: torch.Tensor,
+                      shared: SharedStats | None, shared_path: str | Path | None, method: str,
+                      sparsities: list[str], settings: PruneSettings, outs: list[str | Path],
+                      reports: list[str | Path], timings: list[str | Path] | None) -> list[dict[str, Any]]:
+    """Prune ``fresh_model()`` (a dense copy) once per sparsity; write checkpoints, reports, timings."""
+    from sinkprune.models import save_model
+
+    specs = [parse_sparsity(s) for s in sparsities]
     results = []
     dense = None
     for i, spec in enumerate(specs):
-        model = load_model(model_dir, device=device, dtype=dtype)
+        model = fresh_model()
         dense_params = sum(p.numel() for p in model.parameters())
         start = time.perf_counter()
         if i == 0:  # the first model is still dense; its statistics serve every sparsity
@@ -109,3 +121,50 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
               f"{result['parameters']} parameters, {wall:.2f} s, peak RSS {measured['peak_rss_mb']:.0f} MB")
         results.append(result)
     return results
+
+
+def method_sparsities(config: dict[str, Any], method: str) -> list[str]:
+    """Sparsities of ``method`` in the config: ``prune.structured_ratios`` for structured methods."""
+    prune = config["prune"]
+    return list(prune.get("structured_ratios", []) if method in STRUCTURED else prune["sparsities"])
+
+
+def run_model(model_dir: str | Path, name: str, calib: str | Path, config: str | Path, out_dir: str | Path,
+              timing_dir: str | Path | None = None) -> None:
+    """The whole prune stage of one model in one process (``prune.group_sparsities: true``).
+
+    Loads the dense model once and writes what the per-step commands write: ``{out_dir}/shared.pt``
+    (when a method of the config reads it), ``{out_dir}/{method}/{sparsity}/model`` and
+    ``report.json`` for every method and sparsity of the config, ``{out_dir}/protocol_diff.csv``,
+    and ``{timing_dir}/{method}/{sparsity}.json``. Each method starts from the seeded state a
+    process of its own would have and prunes a copy of the dense model, so every file equals the
+    per-step commands' (``stats``, ``run``, ``diff``); at mini scale the imports and loading of
+    those ~10 processes per model cost more than the work.
+    """
+    import copy
+
+    from sinkprune.models import load_model
+    from sinkprune.prune.protocol_diff import write_protocol_diff
+
+    settings, device, dtype = _setup(config)
+    raw = yaml.safe_load(Path(config).read_text()) or {}
+    methods = list(raw["prune"]["methods"])
+    ids = load_calibration(calib)
+    dense_model = load_model(model_dir, device=device, dtype=dtype)
+    shared, shared_path = None, f"{out_dir}/shared.pt"  # the path string the reports record
+    if any(m in NEEDS_SHARED for m in methods):
+        shared = compute_shared_stats(dense_model, ids, settings.sinks, settings.seed, protocol=settings.protocol)
+        shared.meta["model"] = str(model_dir)
+        shared.save(shared_path)
+        shared = SharedStats.load(shared_path)  # exactly what a `run` process reads
+        shared.check_compatible(ids, settings.sinks, settings.protocol)
+        print(f"sink scores of {model_dir}: {len(shared.timesteps)} timesteps × {ids.shape[0]} sequences → {shared_path}")
+    for method in methods:
+        torch.manual_seed(settings.seed)  # as `run` seeds its process
+        specs = method_sparsities(raw, method)
+        base = [f"{out_dir}/{method}/{s}" for s in specs]
+        _prune_sparsities(lambda: copy.deepcopy(dense_model), model_dir, ids,
+                          shared if method in NEEDS_SHARED else None, shared_path, method, specs, settings,
+                          [f"{b}/model" for b in base], [f"{b}/report.json" for b in base],
+                          [f"{timing_dir}/{method}/{s}.json" for s in specs] if timing_dir else None)
+    write_protocol_diff(dense_model, name, ids, raw, f"{out_dir}/protocol_diff.csv")

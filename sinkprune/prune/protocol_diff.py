@@ -106,7 +106,13 @@ def run_protocol_diff(model_dir: str | Path, name: str, calib: str | Path, confi
     torch.set_num_threads(settings.threads)  # byte-identical results need a fixed thread count
     device, dtype = placement(config)
     model = load_model(model_dir, device=device, dtype=dtype)
-    table = pd.DataFrame(diff_rows(model, name, load_calibration(calib), config), columns=COLUMNS)
+    return write_protocol_diff(model, name, load_calibration(calib), config, out)
+
+
+def write_protocol_diff(model: Any, name: str, ids: torch.Tensor, config: dict[str, Any],
+                        out: str | Path) -> pd.DataFrame:
+    """Write the protocol-difference CSV of the dense ``model`` (left unchanged) to ``out``."""
+    table = pd.DataFrame(diff_rows(model, name, ids, config), columns=COLUMNS)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6f")
     return table

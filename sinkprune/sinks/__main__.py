@@ -2,6 +2,7 @@
 
     sinkprune sinks trajectory --model DIR --calib results/data/calibration.pt \
         --config C.yaml --kind noised|generate|ar_prefix --out results/sinks/{model}/{state}/{kind}.npz
+        [--kind noised generate --out NOISED.npz GENERATE.npz]   (several kinds, one model load)
     sinkprune sinks summarize --config C.yaml --inputs results/sinks/*/*/*.npz \
         --table results/tables/sinks.csv --tex paper/tables/sinks.tex --claim results/claims/sink_variance.json
 """
@@ -17,7 +18,12 @@ from sinkprune.config import load_config, set_threads
 
 
 def trajectory_command(args: argparse.Namespace) -> None:
-    """Load model and calibration batch, run one trajectory, write its .npz."""
+    """Load model and calibration batch once, run each ``--kind`` in turn, write its ``--out`` .npz.
+
+    Several kinds share one process (the imports and the model load cost more than a tiny model's
+    trajectory); each trajectory draws from its own seeded generator, so the files equal those
+    of one process per kind.
+    """
     import torch
 
     from sinkprune.device import placement
@@ -32,12 +38,13 @@ def trajectory_command(args: argparse.Namespace) -> None:
     device, dtype = placement(config)
     model = load_model(args.model, device=device, dtype=dtype)
     ids = torch.load(args.calib)["input_ids"]
-    start = time.perf_counter()
-    traj = build_trajectory(model, ids, args.kind, settings)
-    seconds = time.perf_counter() - start
-    save_trajectory(traj, args.out)
-    print(f"{args.model} {args.kind}: mass {tuple(traj.mass.shape)} [T, N, L, H, S], "
-          f"lengths {traj.lengths.tolist()}, {seconds:.1f} s → {args.out}")
+    for kind, out in zip(args.kind, args.out):
+        start = time.perf_counter()
+        traj = build_trajectory(model, ids, kind, settings)
+        seconds = time.perf_counter() - start
+        save_trajectory(traj, out)
+        print(f"{args.model} {kind}: mass {tuple(traj.mass.shape)} [T, N, L, H, S], "
+              f"lengths {traj.lengths.tolist()}, {seconds:.1f} s → {out}")
 
 
 def summarize_command(args: argparse.Namespace) -> None:
@@ -85,12 +92,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sinkprune sinks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)
-    p = sub.add_parser("trajectory", help="received mass along one trajectory of one model")
+    p = sub.add_parser("trajectory", help="received mass along trajectories of one model")
     p.add_argument("--model", required=True, help="checkpoint directory (or hub id)")
     p.add_argument("--calib", required=True, help="calibration.pt with input_ids [N, S]")
     p.add_argument("--config", required=True)
-    p.add_argument("--kind", required=True, choices=["noised", "generate", "ar_prefix"])
-    p.add_argument("--out", required=True)
+    p.add_argument("--kind", required=True, nargs="+", choices=["noised", "generate", "ar_prefix"],
+                   help="one or more trajectory kinds")
+    p.add_argument("--out", required=True, nargs="+", help=".npz per --kind")
     p = sub.add_parser("summarize", help="statistics, controls, table and claim")
     p.add_argument("--config", required=True)
     p.add_argument("--inputs", nargs="+", required=True,
@@ -101,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--controls", nargs="*", default=[],
                    help="results/controls/sinks/{control,planted,untrained}/{dlm,ar}.npz (planted controls)")
     args = parser.parse_args(argv)
+    if args.step == "trajectory" and len(args.kind) != len(args.out):
+        parser.error(f"give one --out per --kind ({len(args.kind)} kinds, {len(args.out)} outputs)")
     if args.step == "trajectory":
         trajectory_command(args)
     else:
