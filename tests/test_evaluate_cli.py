@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 
 from tests.test_evaluate_tasks import _config
@@ -90,3 +91,27 @@ def test_cli_released_protocol_cfg_and_perplexity(tmp_path):
     with pytest.raises(SystemExit, match="eval.cfg names task"):
         main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o.json"), "--tasks-dir",
               str(tmp_path / "tasks"), "--config", str(tmp_path / "c.yaml")])
+
+
+def test_perplexity_loads_the_model_on_the_configs_device_and_dtype(monkeypatch):
+    """Paper scale: perplexity reads an 8B model in the config's dtype on its device, as the
+    evaluation does (a float32 CPU load would not fit)."""
+    import torch
+
+    import sinkprune.models
+    from sinkprune.evaluate.__main__ import _write_perplexity
+
+    seen = {}
+
+    class Loaded(Exception):
+        pass
+
+    def fake_load(path, device=None, dtype=None):
+        seen.update(path=path, device=device, dtype=dtype)
+        raise Loaded
+
+    monkeypatch.setattr(sinkprune.models, "load_model", fake_load)
+    config = {"seed": 0, "device": "cpu", "dtype": "bfloat16"}
+    with pytest.raises(Loaded):
+        _write_perplexity("some/model", (None, "", "x"), config, "unused.json")
+    assert seen["dtype"] == torch.bfloat16 and str(seen["device"]) == "cpu"

@@ -112,6 +112,7 @@ def _write_perplexity(model_path: str, prepared: tuple, config: dict, out: str) 
     """Load ``model_path`` and write its perplexity JSON to ``out``."""
     from transformers import AutoTokenizer
 
+    from sinkprune.device import placement
     from sinkprune.evaluate.perplexity import perplexity, token_stream
     from sinkprune.evaluate.run import write_stable
     from sinkprune.models import load_model
@@ -119,7 +120,8 @@ def _write_perplexity(model_path: str, prepared: tuple, config: dict, out: str) 
 
     settings, text, source = prepared
     protocol = config.get("protocol", "corrected")
-    model = load_model(model_path).eval()
+    device, dtype = placement(config)  # paper: the GPU in bfloat16, as the evaluation loads it
+    model = load_model(model_path, device=device, dtype=dtype).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_checkpoint(model_path)))
     ids = token_stream(tokenizer, text, protocol, model.bos_id)
     result = perplexity(model, ids, settings, seed=int(config["seed"]))
