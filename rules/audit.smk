@@ -15,10 +15,8 @@ rule audit:
         md="results/audit.md",
         html=report("results/audit.html", caption="../workflow/report/audit.rst", category="Audit"),
     params:
-        code=source_hash("sinkprune.audit.__main__"),
+        **stage("sinkprune.audit.__main__"),
         config=CONFIGFILE,
-        # The audit reads only the `audit:` and `scale` keys; rerun when they change.
-        audit=json.dumps({"audit": config.get("audit", {}), "scale": config.get("scale")}, sort_keys=True),
     resources:
         **resources_for("audit"),
     log:

@@ -92,22 +92,21 @@ def model_input(model, state="trained"):
     return [model_dir(model, state)] if ("train" in spec or state != "trained") else [PREFLIGHT]
 
 
-def cfg(*keys):
-    """Config sections a rule depends on (as params, so changing them reruns only that rule)."""
-    return json.dumps({k: config.get(k) for k in keys}, sort_keys=True)
-
-
 # Top-level config sections, in schema order: the keys a stage's code may look up.
 CONFIG_SECTIONS = tuple(config_schema()["properties"])
 
 
-def stage(*modules, entry=None):
+def stage(*modules, entry=None, per_model=False):
     """The rerun triggers of a rule, as params: ``code``, the hash of the source it runs, and
     ``cfg``, the values of every config section that source looks up by name
-    (sinkprune.codehash.config_sections), so neither is a hand-kept list."""
+    (sinkprune.codehash.config_sections), so neither is a hand-kept list. ``per_model``: the
+    rule reads only the ``models`` entry of its ``{model}`` wildcard, so only that entry counts."""
     sections = config_sections(*modules, entry=entry, root=workflow.basedir, sections=CONFIG_SECTIONS)
+    values = {k: config.get(k) for k in sections}
+    if not per_model:
+        return {"code": source_hash(*modules, entry=entry), "cfg": json.dumps(values, sort_keys=True)}
     return {"code": source_hash(*modules, entry=entry),
-            "cfg": json.dumps({k: config.get(k) for k in sections}, sort_keys=True)}
+            "cfg": lambda w: json.dumps(values | {"models": config["models"][w.model]}, sort_keys=True)}
 
 
 def source_hash(*modules, entry=None):

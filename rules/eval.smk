@@ -1,19 +1,21 @@
 # Evaluate stage: the offline mini tasks, then lm-eval on them (or on the paper's benchmarks).
 
 # Package source every evaluation rule runs (a param: editing it reruns them).
-EVAL_CODE = source_hash(
+EVAL_STAGE = stage(
     "sinkprune.evaluate.run",
     "sinkprune.evaluate.shards",
     "sinkprune.models.checkpoint",
+    "sinkprune.device",
     "sinkprune.config",
     entry="sinkprune.evaluate.__main__",
 )
 # The grouped evaluation jobs also compute perplexity.
-EVAL_CODE_PPL = source_hash(
+EVAL_PPL_STAGE = stage(
     "sinkprune.evaluate.run",
     "sinkprune.evaluate.shards",
     "sinkprune.evaluate.perplexity",
     "sinkprune.models.checkpoint",
+    "sinkprune.device",
     "sinkprune.config",
     entry="sinkprune.evaluate.__main__",
 )
@@ -30,9 +32,8 @@ rule tasks:
     output:
         directory("results/data/tasks"),
     params:
-        code=source_hash("sinkprune.evaluate.tasks", entry="sinkprune.evaluate.__main__"),
+        **stage("sinkprune.evaluate.tasks", entry="sinkprune.evaluate.__main__"),
         config=CONFIGFILE,
-        cfg=cfg("seed", "data", "eval"),
     resources:
         **resources_for("tasks"),
     log:
@@ -56,7 +57,7 @@ if EVAL_SPLIT == "grouped":
             results="results/eval/{model}/dense/0.00.json",
             perplexity="results/eval/{model}/dense/0.00/perplexity.json",
         params:
-            code=EVAL_CODE_PPL,
+            **EVAL_PPL_STAGE,
             config=CONFIGFILE,
             models=lambda w: f"--model {model_dir(w.model)}",
             outs=lambda w, output: f"--out {output.results}",
@@ -64,7 +65,6 @@ if EVAL_SPLIT == "grouped":
             tasks=",".join(TASKS),
             tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
             text=lambda w, input: f"--text {input.text}" if input.text else "",
-            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
         threads: config["threads"]
         resources:
             **resources_for("evaluate"),
@@ -89,7 +89,7 @@ if EVAL_SPLIT == "grouped":
             results=per_sparsity("results/eval/{model}/{method}/{sparsity}.json"),
             perplexity=per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json"),
         params:
-            code=EVAL_CODE_PPL,
+            **EVAL_PPL_STAGE,
             config=CONFIGFILE,
             models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
             outs=lambda w, output: " ".join(f"--out {o}" for o in output.results),
@@ -97,7 +97,6 @@ if EVAL_SPLIT == "grouped":
             tasks=",".join(TASKS),
             tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
             text=lambda w, input: f"--text {input.text}" if input.text else "",
-            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
         wildcard_constraints:
             method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
         log:
@@ -124,11 +123,10 @@ else:
         output:
             "results/eval_tasks/{model}/{method}/{sparsity}/{task}.json",
         params:
-            code=EVAL_CODE,
+            **EVAL_STAGE,
             config=CONFIGFILE,
             model=eval_model_arg,
             tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-            cfg=cfg("seed", "device", "dtype", "eval"),
         wildcard_constraints:
             method="|".join(["dense", *sorted(METHODS)]),
             sparsity=r"0\.00|\d\.\d\d|\d+-\d+",
@@ -155,11 +153,10 @@ else:
         output:
             "results/eval_tasks/{model}/{method}/{sparsity}/{task}.shard{shard}-of-{shards}.json",
         params:
-            code=EVAL_CODE,
+            **EVAL_STAGE,
             config=CONFIGFILE,
             model=eval_model_arg,
             tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-            cfg=cfg("seed", "device", "dtype", "eval"),
         wildcard_constraints:
             method="|".join(["dense", *sorted(METHODS)]),
             sparsity=r"0\.00|\d\.\d\d|\d+-\d+",
@@ -185,7 +182,7 @@ else:
         output:
             "results/eval/{model}/{method}/{sparsity}.json",
         params:
-            code=source_hash("sinkprune.evaluate.merge", "sinkprune.evaluate.shards"),
+            **stage("sinkprune.evaluate.merge", "sinkprune.evaluate.shards"),
         wildcard_constraints:
             method="|".join(["dense", *sorted(METHODS)]),
             sparsity=r"0\.00|\d\.\d\d|\d+-\d+",
@@ -207,11 +204,10 @@ else:
         output:
             "results/eval/{model}/{method}/{sparsity}/perplexity.json",
         params:
-            code=source_hash("sinkprune.evaluate.perplexity", entry="sinkprune.evaluate.__main__"),
+            **stage("sinkprune.evaluate.perplexity", "sinkprune.device", entry="sinkprune.evaluate.__main__"),
             config=CONFIGFILE,
             model=eval_model_arg,
             text=lambda w, input: f"--text {input.text}" if input.text else "",
-            cfg=cfg("seed", "device", "dtype", "protocol", "eval"),
         wildcard_constraints:
             method="|".join(["dense", *sorted(METHODS)]),
             sparsity=r"0\.00|\d\.\d\d|\d+-\d+",

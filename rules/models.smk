@@ -13,16 +13,15 @@ rule train_model:
         untrained=[directory(f"results/models/{{model}}/{state}") for state in UNTRAINED_STATES],
         log="results/models/{model}/train_log.json",
     params:
-        code=source_hash(
+        **stage(
             "sinkprune.models",
             "sinkprune.models.train",
             "sinkprune.data.tokenizer",
             "sinkprune.config",
             entry="sinkprune.models.__main__",
+            per_model=True,
         ),
         config=CONFIGFILE,
-        cfg=lambda w: json.dumps({"seed": config["seed"], "seq_len": config["data"]["seq_len"],
-                                  "model": config["models"][w.model]}, sort_keys=True),
         init=lambda w, input: f"--init {input.init}" if input.init else "",
     threads: config["threads"]
     resources:
@@ -48,15 +47,16 @@ rule init_untrained:
     output:
         temp(directory("results/models/{model}/{state}")),
     params:
-        code=source_hash(
+        **stage(
             "sinkprune.models",
             "sinkprune.models.checkpoint",
             "sinkprune.config",
+            "sinkprune.device",
             entry="sinkprune.models.__main__",
+            per_model=True,
         ),
         config=CONFIGFILE,
         index=lambda w: untrained_index(w.state),
-        cfg=lambda w: json.dumps({"seed": config["seed"], "dtype": config.get("dtype"), "model": config["models"][w.model]}, sort_keys=True),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in MODELS if not is_trained(m)) or "NO_HUB_MODELS",
         state="untrained(-s[1-9][0-9]*)?",

@@ -1,7 +1,7 @@
 # Prune stage: sink scores once per model, then one pruned model per method × sparsity.
 
 # Package source every pruning rule runs (a param: editing it reruns them).
-PRUNE_CODE = source_hash("sinkprune.prune.api", entry="sinkprune.prune.__main__")
+PRUNE_STAGE = stage("sinkprune.prune.api", "sinkprune.device", entry="sinkprune.prune.__main__")
 # (method, sparsity) of every pruned model of one model; shared.pt when a method reads it.
 PRUNE_RUNS = [(meth, s) for meth in METHODS for s in sparsities(meth)]
 PRUNE_SHARED = ["results/prune/{model}/shared.pt"] if set(METHODS) & set(NEEDS_SHARED) else []
@@ -23,11 +23,10 @@ if GROUP_SPARSITIES:
             reports=[f"results/prune/{{model}}/{meth}/{s}/report.json" for meth, s in PRUNE_RUNS],
             diff="results/prune/{model}/protocol_diff.csv",
         params:
-            code=source_hash("sinkprune.prune.api", "sinkprune.prune.protocol_diff", entry="sinkprune.prune.__main__"),
+            **stage("sinkprune.prune.api", "sinkprune.device", "sinkprune.prune.protocol_diff", entry="sinkprune.prune.__main__"),
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
             timings="benchmarks/prune/{model}",
-            cfg=cfg("seed", "device", "dtype", "protocol", "sinks", "prune"),
         threads: config["threads"]
         resources:
             **resources_for("prune"),
@@ -51,10 +50,9 @@ else:
         output:
             "results/prune/{model}/shared.pt",
         params:
-            code=PRUNE_CODE,
+            **PRUNE_STAGE,
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
-            cfg=cfg("seed", "device", "dtype", "protocol", "sinks", "prune"),
         threads: config["threads"]
         resources:
             **resources_for("prune_stats"),
@@ -81,12 +79,11 @@ else:
             model=temp(directory("results/prune/{model}/{method}/{sparsity}/model")),
             report="results/prune/{model}/{method}/{sparsity}/report.json",
         params:
-            code=PRUNE_CODE,
+            **PRUNE_STAGE,
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
             shared=lambda w, input: f"--shared {input.shared}" if input.shared else "",
             timing="benchmarks/prune/{model}/{method}/{sparsity}.json",
-            cfg=cfg("seed", "device", "dtype", "protocol", "sinks", "prune"),
         wildcard_constraints:
             method="|".join(sorted(METHODS)) or "NONE",
         threads: config["threads"]
@@ -112,10 +109,9 @@ else:
         output:
             "results/prune/{model}/protocol_diff.csv",
         params:
-            code=source_hash("sinkprune.prune.protocol_diff", entry="sinkprune.prune.__main__"),
+            **stage("sinkprune.prune.protocol_diff", "sinkprune.device", entry="sinkprune.prune.__main__"),
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model),
-            cfg=cfg("seed", "device", "dtype", "sinks", "prune"),
         threads: config["threads"]
         resources:
             **resources_for("protocol_diff"),

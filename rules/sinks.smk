@@ -18,8 +18,9 @@ if config["scale"] == "mini":
             noised="results/sinks/{model}/{state}/noised.npz",
             generate="results/sinks/{model}/{state}/generate.npz",
         params:
-            code=source_hash(
+            **stage(
                 "sinkprune.models",
+                "sinkprune.device",
                 "sinkprune.sinks.settings",
                 "sinkprune.sinks.store",
                 "sinkprune.sinks.trajectory",
@@ -29,7 +30,6 @@ if config["scale"] == "mini":
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model, w.state),
             kinds=lambda w: trajectory_kinds(w.model),
-            cfg=cfg("seed", "device", "dtype", "sinks"),
         wildcard_constraints:
             model="|".join(map(re.escape, sorted(set(MODELS) - set(AR_MODELS)))) or "NONE",
         threads: config["threads"]
@@ -61,8 +61,9 @@ else:
         output:
             "results/sinks/{model}/{state}/{kind}.npz",
         params:
-            code=source_hash(
+            **stage(
                 "sinkprune.models",
+                "sinkprune.device",
                 "sinkprune.sinks.settings",
                 "sinkprune.sinks.store",
                 "sinkprune.sinks.trajectory",
@@ -71,7 +72,6 @@ else:
             ),
             config=CONFIGFILE,
             model=lambda w: model_dir(w.model, w.state),
-            cfg=cfg("seed", "device", "dtype", "sinks"),
         wildcard_constraints:
             kind="noised|generate|ar_prefix",
         threads: config["threads"]
@@ -97,7 +97,7 @@ rule sink_summary:
         tex="paper/tables/sinks.tex",
         claim="results/claims/sink_variance.json",
     params:
-        code=source_hash(
+        **stage(
             "sinkprune.sinks.claim",
             "sinkprune.sinks.settings",
             "sinkprune.sinks.summary",
@@ -105,7 +105,6 @@ rule sink_summary:
             entry="sinkprune.sinks.__main__",
         ),
         config=CONFIGFILE,
-        cfg=cfg("seed", "sinks", "models"),
     resources:
         **resources_for("sink_summary"),
     log:
