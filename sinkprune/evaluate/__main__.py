@@ -110,19 +110,17 @@ def _perplexity_input(text_file: str | None, config: dict) -> tuple:
 
 def _write_perplexity(model_path: str, prepared: tuple, config: dict, out: str) -> None:
     """Load ``model_path`` and write its perplexity JSON to ``out``."""
-    from transformers import AutoTokenizer
-
+    from sinkprune.data.tokenizer import load_tokenizer
     from sinkprune.device import placement
     from sinkprune.evaluate.perplexity import perplexity, token_stream
     from sinkprune.evaluate.run import write_stable
     from sinkprune.models import load_model
-    from sinkprune.models.checkpoint import resolve_checkpoint
 
     settings, text, source = prepared
     protocol = config.get("protocol", "corrected")
     device, dtype = placement(config)  # paper: the GPU in bfloat16, as the evaluation loads it
     model = load_model(model_path, device=device, dtype=dtype).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_checkpoint(model_path)))
+    tokenizer = load_tokenizer(model.source_dir)  # no remote code (Dream's tokenizer is in auto_map)
     ids = token_stream(tokenizer, text, protocol, model.bos_id)
     result = perplexity(model, ids, settings, seed=int(config["seed"]))
     result |= {"protocol": protocol, "family": model.family, "source": source}
