@@ -103,10 +103,11 @@ def stage(*modules, entry=None, per_model=False):
     rule reads only the ``models`` entry of its ``{model}`` wildcard, so only that entry counts."""
     sections = config_sections(*modules, entry=entry, root=workflow.basedir, sections=CONFIG_SECTIONS)
     values = {k: config.get(k) for k in sections}
-    if not per_model:
-        return {"code": source_hash(*modules, entry=entry), "cfg": json.dumps(values, sort_keys=True)}
-    return {"code": source_hash(*modules, entry=entry),
-            "cfg": lambda w: json.dumps(values | {"models": config["models"][w.model]}, sort_keys=True)}
+    if per_model:
+        cfg = lambda w: json.dumps(values | {"models": config["models"][w.model]}, sort_keys=True)
+    else:
+        cfg = json.dumps(values, sort_keys=True)
+    return {"code": source_hash(*modules, entry=entry), "cfg": cfg}
 
 
 def source_hash(*modules, entry=None):

@@ -32,12 +32,23 @@ def _package_of(name: str, path: Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
+def _nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every AST node of a source file; parsed once per content (the code hash, the closure and
+    the config lookups of each rule read the same files at every DAG build)."""
+    return _parsed_nodes(path.read_text(encoding="utf-8"), str(path))
+
+
+@lru_cache(maxsize=None)
+def _parsed_nodes(text: str, filename: str) -> tuple[ast.AST, ...]:
+    return tuple(ast.walk(ast.parse(text, filename=filename)))
+
+
 def imported_modules(name: str, path: Path) -> set[str]:
     """Names of the package modules that ``path`` (module ``name``) imports anywhere in its body,
     function-level imports included; ``from a import b`` yields ``a`` and, if it is one, ``a.b``.
     String constants naming a package module count too (lazy ``import_module("sinkprune.x")``)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in _nodes(path):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -113,7 +124,7 @@ def code_hash(*modules: str, entry: str | None = None, root: str = ".") -> str:
 def _config_keys_in(path: Path) -> set[str]:
     """String keys a module looks up anywhere: ``x["key"]`` and ``x.get("key", ...)``."""
     keys: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in _nodes(path):
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             value = node.slice.value
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"

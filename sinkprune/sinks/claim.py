@@ -105,20 +105,21 @@ def compare(analysis: SinkAnalysis, dlm: str, ar: str, dlm_trajectory: str, stat
     point = {k: float(nan_mean(v)) for k, v in (groups | extra).items()}
     boot = {k: resampled_means(v, idx[k]) for k, v in (groups | extra).items()}
     # Per-seed untrained gaps (point, resamples); the untrained sides are their seed means.
-    seed_gap = {i: direction * (point[f"dlm_{untrained_state(i)}"] - point[f"ar_{untrained_state(i)}"]) for i in seeds}
-    seed_boot = {i: direction * (boot[f"dlm_{untrained_state(i)}"] - boot[f"ar_{untrained_state(i)}"]) for i in seeds}
+    states = [untrained_state(i) for i in seeds]
+    seed_gaps = np.array([direction * (point[f"dlm_{s}"] - point[f"ar_{s}"]) for s in states])
     for side in names:
-        point[f"{side}_untrained"] = float(np.mean([point[f"{side}_{untrained_state(i)}"] for i in seeds]))
-        boot[f"{side}_untrained"] = np.mean([boot[f"{side}_{untrained_state(i)}"] for i in seeds], axis=0)
+        point[f"{side}_untrained"] = float(np.mean([point[f"{side}_{s}"] for s in states]))
+        boot[f"{side}_untrained"] = np.mean([boot[f"{side}_{s}"] for s in states], axis=0)
     gap_trained = direction * (boot["dlm_trained"] - boot["ar_trained"])
-    gap_untrained = np.mean([seed_boot[i] for i in seeds], axis=0)
+    # The mean over seeds of each seed's gap is the gap of the seed-mean sides (linear).
+    gap_untrained = direction * (boot["dlm_untrained"] - boot["ar_untrained"])
+    untrained_point = float(seed_gaps.mean())
     excess = gap_trained - gap_untrained
-    excess_point = direction * (point["dlm_trained"] - point["ar_trained"]) - float(np.mean(list(seed_gap.values())))
+    excess_point = direction * (point["dlm_trained"] - point["ar_trained"]) - untrained_point
     excess_est = _estimate(excess_point, excess)
     sequence_ci = list(excess_est["ci"])
     if len(seeds) > 1 and None not in sequence_ci:
-        excess_est["ci"] = [_num(x) for x in seed_interval(excess_point, tuple(sequence_ci),
-                                                             np.array(list(seed_gap.values())))]
+        excess_est["ci"] = [_num(x) for x in seed_interval(excess_point, tuple(sequence_ci), seed_gaps)]
     low, high = excess_est["ci"]
     if low is None:
         holds, outcome = None, "undetermined: the statistic is undefined for some group (no sinks)"
@@ -134,9 +135,9 @@ def compare(analysis: SinkAnalysis, dlm: str, ar: str, dlm_trajectory: str, stat
         "statistic": statistic, "definition": STATISTICS[statistic], "expected": expected,
         "groups": {k: _estimate(point[k], boot[k]) for k in groups},
         "gap_trained": _estimate(direction * (point["dlm_trained"] - point["ar_trained"]), gap_trained),
-        "gap_untrained": _estimate(float(np.mean(list(seed_gap.values()))), gap_untrained),
+        "gap_untrained": _estimate(untrained_point, gap_untrained),
         "untrained_seeds": len(seeds),
-        "gap_untrained_by_seed": [_num(seed_gap[i]) for i in seeds],
+        "gap_untrained_by_seed": [_num(g) for g in seed_gaps],
         "excess_over_untrained_gap": excess_est,
         "excess_ci_sequences_only": sequence_ci,
         "paired_bootstrap": len({id(v) for v in idx.values()}) == 1,

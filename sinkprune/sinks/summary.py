@@ -18,7 +18,7 @@ import pandas as pd
 from sinkprune.sinks.baseline import baseline_rng, baseline_statistics
 from sinkprune.sinks.bootstrap import bootstrap_indices, mean_ci
 from sinkprune.sinks.settings import SinkSettings
-from sinkprune.sinks.stats import STATISTICS, nan_mean, scope_names, sequence_statistics
+from sinkprune.sinks.stats import STATISTICS, scope_names, sequence_statistics
 from sinkprune.sinks.store import Trajectory, load_trajectory, parse_trajectory_path, untrained_index
 
 COLUMNS = ["model", "kind", "standin_for", "state", "trajectory", "scope", "statistic", "value", "ci_low",
