@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sinkprune.evaluate.shards import shard_indices
-from tests.test_evaluate_tasks import _config
+from tests.test_evaluate_tasks import _config, save_tiny_llada
 
 TASKS = ["mini_gsm8k", "mini_winogrande", "mini_hellaswag"]  # generation 5-shot, partial 5-shot, mc 0-shot
 LIMIT, K = 7, 3  # uneven shares: 3, 2, 2 documents
@@ -24,18 +24,10 @@ def test_shard_indices_cover_every_document_once():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from sinkprune.data.skills import training_lines
-    from sinkprune.data.tokenizer import special_ids, train_tokenizer
     from sinkprune.evaluate.__main__ import main
-    from sinkprune.models import build_model, save_model
 
     tmp = tmp_path_factory.mktemp("shards")
-    tok = train_tokenizer(training_lines(2000, 0), vocab_size=400, image_tokens=0)
-    model = build_model("llada", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
-                                  "tie_embeddings": True}, vocab_size=len(tok), max_seq_len=256,
-                        special_ids=special_ids(tok), seed=0)
-    save_model(model, tmp / "m")
-    tok.save_pretrained(str(tmp / "m"))
+    save_tiny_llada(tmp / "m", max_seq_len=256)
     config = _config(TASKS)
     config["eval"] |= {"limit": LIMIT, "mc_num": 2, "num_fewshot": {"mini_winogrande": 2}}
     (tmp / "c.yaml").write_text(yaml.safe_dump(config))

@@ -5,21 +5,13 @@ import json
 import pytest
 import yaml
 
-from tests.test_evaluate_tasks import _config
+from tests.test_evaluate_tasks import _config, save_tiny_llada
 
 
 def test_cli_output_is_stable_and_complete(tmp_path):
-    from sinkprune.data.skills import training_lines
-    from sinkprune.data.tokenizer import special_ids, train_tokenizer
     from sinkprune.evaluate.__main__ import main
-    from sinkprune.models import build_model, save_model
 
-    tok = train_tokenizer(training_lines(2000, 0), vocab_size=400, image_tokens=0)
-    model = build_model("llada", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
-                                  "tie_embeddings": True}, vocab_size=len(tok), max_seq_len=128,
-                        special_ids=special_ids(tok), seed=0)
-    save_model(model, tmp_path / "m")
-    tok.save_pretrained(str(tmp_path / "m"))
+    save_tiny_llada(tmp_path / "m", max_seq_len=128)
     tasks = ["mini_winogrande", "mini_gsm8k", "mini_hellaswag"]
     config = _config(tasks)
     config["eval"] |= {"limit": 3, "num_fewshot": {"mini_winogrande": 2}}
@@ -48,16 +40,9 @@ def test_cli_output_is_stable_and_complete(tmp_path):
 def test_cli_released_protocol_cfg_and_perplexity(tmp_path):
     """Protocol, per-task cfg and mc_num reach the record; the perplexity command writes its JSON."""
     from sinkprune.data.skills import training_lines
-    from sinkprune.data.tokenizer import special_ids, train_tokenizer
     from sinkprune.evaluate.__main__ import main
-    from sinkprune.models import build_model, save_model
 
-    tok = train_tokenizer(training_lines(2000, 0), vocab_size=400, image_tokens=0)
-    model = build_model("llada", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
-                                  "tie_embeddings": True}, vocab_size=len(tok), max_seq_len=64,
-                        special_ids=special_ids(tok), seed=0)
-    save_model(model, tmp_path / "m")
-    tok.save_pretrained(str(tmp_path / "m"))
+    tok = save_tiny_llada(tmp_path / "m", max_seq_len=64)
     tasks = ["mini_piqa", "mini_mmlu"]
     config = _config(tasks)
     config["protocol"] = "released"
