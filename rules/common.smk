@@ -52,12 +52,6 @@ def group_sparsities(structured=False):
     return list(config["prune"]["sparsities"])
 
 
-def per_sparsity(pattern, structured=False):
-    """``pattern`` at every sparsity of the (un)structured methods, its other wildcards kept: the
-    output list of one job that covers every sparsity of a model × method."""
-    return [pattern.replace("{sparsity}", s) for s in group_sparsities(structured)]
-
-
 def pruned_runs():
     """(model, method, sparsity) of every pruned model of the config."""
     return [(m, meth, s) for m in PRUNED for meth in METHODS for s in sparsities(meth)]
@@ -90,6 +84,12 @@ def model_input(model, state="trained"):
     """Input files a rule needs for a model checkpoint; a hub id needs the passed preflight."""
     spec = config["models"][model]
     return [model_dir(model, state)] if ("train" in spec or state != "trained") else [PREFLIGHT]
+
+
+# Scheduling order when jobs compete for cores (Snakemake runs higher priorities first): the
+# training chain is the critical path, then pruning, then evaluation; the controls and sink
+# trajectories fill the gaps.
+PRIORITY = {"train": 30, "prune": 20, "evaluate": 10}
 
 
 # Top-level config sections, in schema order: the keys a stage's code may look up.
@@ -254,9 +254,11 @@ def eval_model_arg(wildcards, input):
     return model_dir(wildcards.model) if wildcards.method == "dense" else input.model[0]
 
 
-def pruned_checkpoints(wildcards):
-    """Every pruned checkpoint of one model × method (one evaluation job covers them all)."""
-    return [f"results/prune/{wildcards.model}/{wildcards.method}/{s}/model" for s in sparsities(wildcards.method)]
+def eval_group(pattern, dense=True):
+    """``pattern`` ({method}, {sparsity}; {model} kept) for the dense model, then every pruned
+    run of the config: the checkpoints or outputs of one grouped evaluation job, in order."""
+    runs = ([("dense", "0.00")] if dense else []) + [(meth, s) for meth in METHODS for s in sparsities(meth)]
+    return [pattern.replace("{method}", meth).replace("{sparsity}", s) for meth, s in runs]
 
 
 def heatmap_input(state):

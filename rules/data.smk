@@ -2,6 +2,7 @@
 
 
 rule corpus:
+    priority: PRIORITY["train"]
     output:
         train="results/data/corpus.txt",
         heldout="results/data/corpus_heldout.txt",
@@ -21,6 +22,7 @@ rule corpus:
 
 
 rule tokenizer:
+    priority: PRIORITY["train"]
     input:
         train="results/data/corpus.txt",
     output:
@@ -39,6 +41,7 @@ rule tokenizer:
 
 
 rule streams:
+    priority: PRIORITY["train"]
     input:
         tokenizer="results/data/tokenizer",
         train="results/data/corpus.txt",
@@ -64,6 +67,7 @@ rule streams:
 
 
 rule calibration:
+    priority: PRIORITY["train"]
     # One batch per model: at paper scale each family has its own tokenizer.
     input:
         tokenizer=lambda w: [tokenizer_source(w.model)] if is_trained(w.model) else [PREFLIGHT],

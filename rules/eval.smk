@@ -46,22 +46,27 @@ rule tasks:
 
 if EVAL_SPLIT == "grouped":
 
-    # Each evaluation job also writes its models' perplexity (same process, after lm-eval): at
-    # mini scale a separate job's start-up would cost more than the perplexity itself.
-    rule evaluate_dense:
+    # eval.split: grouped (the mini setting): one job per model scores the dense model and every
+    # pruned one, each with its perplexity (same process, after lm-eval): at mini scale a job's
+    # start-up (imports, task loading) costs more than one model's evaluation, and pruned models
+    # with equal files (sink_*_unstable where every sink is unstable) are scored once
+    # (sinkprune/evaluate/same_weights.py).
+    rule evaluate:
+        priority: PRIORITY["evaluate"]
         input:
-            model=lambda w: model_input(w.model),
+            dense=lambda w: model_input(w.model),
+            pruned=eval_group("results/prune/{model}/{method}/{sparsity}/model", dense=False),
             tasks=TASK_DIRS,
             text=PPL_TEXT,
         output:
-            results="results/eval/{model}/dense/0.00.json",
-            perplexity="results/eval/{model}/dense/0.00/perplexity.json",
+            results=eval_group("results/eval/{model}/{method}/{sparsity}.json"),
+            perplexity=eval_group("results/eval/{model}/{method}/{sparsity}/perplexity.json"),
         params:
             **EVAL_PPL_STAGE,
             config=CONFIGFILE,
-            models=lambda w: f"--model {model_dir(w.model)}",
-            outs=lambda w, output: f"--out {output.results}",
-            ppl=lambda w, output: f"--perplexity {output.perplexity}",
+            models=lambda w, input: " ".join(f"--model {m}" for m in [model_dir(w.model), *input.pruned]),
+            outs=lambda w, output: " ".join(f"--out {o}" for o in output.results),
+            ppl=lambda w, output: " ".join(f"--perplexity {o}" for o in output.perplexity),
             tasks=",".join(TASKS),
             tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
             text=lambda w, input: f"--text {input.text}" if input.text else "",
@@ -69,47 +74,14 @@ if EVAL_SPLIT == "grouped":
         resources:
             **resources_for("evaluate"),
         log:
-            "logs/eval/{model}/dense.log",
+            "logs/eval/{model}.log",
         benchmark:
-            "benchmarks/eval/{model}/dense.tsv"
+            "benchmarks/eval/{model}.tsv"
         conda:
             "../environment.yml"
         shell:
             "sinkprune evaluate --config {params.config} {params.models} {params.tasks_dir} "
             "--tasks {params.tasks} {params.outs} {params.ppl} {params.text} > {log} 2>&1"
-
-    # One job per model × method evaluates every sparsity of that method: at mini scale imports and
-    # task loading cost more than one model's evaluation (structured ratios: second rule).
-    use rule evaluate_dense as evaluate with:
-        input:
-            models=pruned_checkpoints,
-            tasks=TASK_DIRS,
-            text=PPL_TEXT,
-        output:
-            results=per_sparsity("results/eval/{model}/{method}/{sparsity}.json"),
-            perplexity=per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json"),
-        params:
-            **EVAL_PPL_STAGE,
-            config=CONFIGFILE,
-            models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
-            outs=lambda w, output: " ".join(f"--out {o}" for o in output.results),
-            ppl=lambda w, output: " ".join(f"--perplexity {o}" for o in output.perplexity),
-            tasks=",".join(TASKS),
-            tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-            text=lambda w, input: f"--text {input.text}" if input.text else "",
-        wildcard_constraints:
-            method="|".join(sorted(set(METHODS) - STRUCTURED)) or "NONE",
-        log:
-            "logs/eval/{model}/{method}.log",
-        benchmark:
-            "benchmarks/eval/{model}/{method}.tsv"
-
-    use rule evaluate as evaluate_structured with:
-        output:
-            results=per_sparsity("results/eval/{model}/{method}/{sparsity}.json", structured=True),
-            perplexity=per_sparsity("results/eval/{model}/{method}/{sparsity}/perplexity.json", structured=True),
-        wildcard_constraints:
-            method="|".join(sorted(set(METHODS) & STRUCTURED)) or "NONE",
 
 else:
 

@@ -2,6 +2,7 @@
 
 
 rule train_model:
+    priority: PRIORITY["train"]
     wildcard_constraints:
         model="|".join(re.escape(m) for m in TRAINED) or "NO_TRAINED_MODELS",
     input:

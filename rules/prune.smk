@@ -14,6 +14,7 @@ if GROUP_SPARSITIES:
     # structured ratios too) and the protocol difference, loading the dense model once; at mini
     # scale each job's start-up (imports, loading) costs more than its pruning.
     rule prune:
+        priority: PRIORITY["prune"]
         input:
             model=lambda w: model_input(w.model),
             calib="results/data/calibration/{model}.pt",
@@ -71,6 +72,7 @@ else:
     # an 8B job loads the model, prunes and saves one checkpoint, so each fits its own limits
     # and a failure costs one sparsity. The checkpoint is temp(): removed once its evaluations ran.
     rule prune:
+        priority: PRIORITY["prune"]
         input:
             model=lambda w: model_input(w.model),
             calib="results/data/calibration/{model}.pt",

@@ -2,21 +2,28 @@
 # then statistics with controls, the claim check and the sinks table.
 
 
-# Mini: one job per model × state computes every trajectory kind of that model (one model load;
-# start-up costs more than a tiny model's trajectories): noised and generated for a DLM, decoding
-# prefixes for an AR model (second rule). Paper: one job per kind, each within its own runtime.
+# Mini: one job per model computes every trajectory kind of its trained and untrained states
+# (start-up costs more than a tiny model's trajectories): noised and generated for a DLM,
+# decoding prefixes for an AR model (second rule). Paper: one job per model × state × kind,
+# each within its own runtime.
 if config["scale"] == "mini":
 
     AR_MODELS = [m for m in MODELS if trajectory_kinds(m) == ["ar_prefix"]]
+    SINK_STATES = ["trained"] + UNTRAINED_STATES
+
+
+    def state_files(pattern):
+        """``pattern`` ({model}, {state}) for every state of the model, in SINK_STATES order."""
+        return [pattern.replace("{state}", state) for state in SINK_STATES]
 
 
     rule sink_trajectory:
         input:
-            model=lambda w: model_input(w.model, w.state),
+            models=state_files("results/models/{model}/{state}"),
             calib="results/data/calibration/{model}.pt",
         output:
-            noised="results/sinks/{model}/{state}/noised.npz",
-            generate="results/sinks/{model}/{state}/generate.npz",
+            [f for state in SINK_STATES for f in (f"results/sinks/{{model}}/{state}/noised.npz",
+                                                  f"results/sinks/{{model}}/{state}/generate.npz")],
         params:
             **stage(
                 "sinkprune.models",
@@ -28,7 +35,7 @@ if config["scale"] == "mini":
                 entry="sinkprune.sinks.__main__",
             ),
             config=CONFIGFILE,
-            model=lambda w: model_dir(w.model, w.state),
+            models=lambda w, input: " ".join(f"--model {m}" for m in input.models),
             kinds=lambda w: trajectory_kinds(w.model),
         wildcard_constraints:
             model="|".join(map(re.escape, sorted(set(MODELS) - set(AR_MODELS)))) or "NONE",
@@ -36,19 +43,19 @@ if config["scale"] == "mini":
         resources:
             **resources_for("sink_trajectory"),
         log:
-            "logs/sinks/{model}/{state}.log",
+            "logs/sinks/{model}.log",
         benchmark:
-            "benchmarks/sinks/{model}/{state}.tsv"
+            "benchmarks/sinks/{model}.tsv"
         conda:
             "../environment.yml"
         shell:
-            "sinkprune sinks trajectory --config {params.config} --model {params.model} "
+            "sinkprune sinks trajectory --config {params.config} {params.models} "
             "--calib {input.calib} --kind {params.kinds} --out {output} > {log} 2>&1"
 
 
     use rule sink_trajectory as sink_trajectory_ar with:
         output:
-            ar_prefix="results/sinks/{model}/{state}/ar_prefix.npz",
+            state_files("results/sinks/{model}/{state}/ar_prefix.npz"),
         wildcard_constraints:
             model="|".join(map(re.escape, AR_MODELS)) or "NONE",
 

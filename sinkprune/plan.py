@@ -310,11 +310,12 @@ class Planner:
         n = min(s.analysis_samples, self.n_calib)
         seq = min(self.calib_len, s.analysis_seq_len or self.calib_len)
         states = ["trained"] + self.untrained_states()
-        # Mini: one job per model × state computes every kind (rules/sinks.smk); paper: one per kind.
+        # Mini: one job per model computes every state and kind (rules/sinks.smk); paper: one per kind.
         grouped = self.config["scale"] == "mini"
         for m in self.models:
             arch = self.arch[m]
             ar = self.config["models"][m]["kind"] == "ar"
+            jobs = []
             for state in states:
                 kinds = []
                 for kind in (["ar_prefix"] if ar else ["noised", "generate"]):
@@ -337,11 +338,13 @@ class Planner:
                     if not grouped:
                         self.add("sink_trajectory", f"model={m},state={state},kind={kind}", "sinks",
                                  load_bytes=self.weights(m), **kinds[-1])
-                if grouped:
-                    self.add("sink_trajectory_ar" if ar else "sink_trajectory", f"model={m},state={state}", "sinks",
-                             "sink_trajectory", load_bytes=self.weights(m), flops=sum(k["flops"] for k in kinds),
-                             out_bytes=sum(k["out_bytes"] for k in kinds), gpu_mem=max(k["gpu_mem"] for k in kinds),
-                             host_mem=self.base + self.weights(m) + sum(k["out_bytes"] for k in kinds))
+                jobs += kinds
+            if grouped:
+                # The states are loaded one after another: one model in memory, every output kept.
+                self.add("sink_trajectory_ar" if ar else "sink_trajectory", f"model={m}", "sinks",
+                         "sink_trajectory", load_bytes=len(states) * self.weights(m), flops=sum(k["flops"] for k in jobs),
+                         out_bytes=sum(k["out_bytes"] for k in jobs), gpu_mem=max(k["gpu_mem"] for k in jobs),
+                         host_mem=self.base + self.weights(m) + sum(k["out_bytes"] for k in jobs))
         self.add_cheap("sink_summary", "sinks")
 
     def prune_stage(self) -> None:
@@ -451,13 +454,10 @@ class Planner:
                                  "evaluate", **share)
                 self.add_cheap("merge_eval", "evaluate", wildcards=f"model={m},method={meth},sparsity={sp}")
             return
-        # Grouped: each job also computes its models' perplexity (rules/eval.smk).
+        # Grouped: one job per model, dense and pruned, perplexity included (rules/eval.smk).
         for m in self.pruned:
-            self.add("evaluate_dense", f"model={m}", "evaluate", "evaluate", **self._eval_and_perplexity(m, 1))
-            for meth in self.methods:
-                rule = "evaluate_structured" if meth in STRUCTURED else "evaluate"
-                self.add(rule, f"model={m},method={meth}", "evaluate", "evaluate",
-                         **self._eval_and_perplexity(m, len(sparsity_list(self.config, meth))))
+            self.add("evaluate", f"model={m}", "evaluate", "evaluate",
+                     **self._eval_and_perplexity(m, sum(1 for run in runs if run[0] == m)))
 
     def _eval_and_perplexity(self, m: str, models: int) -> dict:
         """Cost of a grouped evaluation job: lm-eval, then perplexity, of ``models`` models."""

@@ -133,9 +133,9 @@ def test_moved_tasks_load_from_any_working_directory(tmp_path, monkeypatch):
     assert resolved.config_files == {"mini_piqa": "mini_piqa.yaml", "mini_mmlu": "mini_mmlu.yaml"}
 
 
-def save_tiny_llada(directory, max_seq_len: int):
-    """A one-layer random LLaDA with a tokenizer trained on skill lines, saved to ``directory``;
-    returns the tokenizer."""
+def save_tiny_llada(directory, max_seq_len: int, seed: int = 0):
+    """A one-layer random LLaDA (init ``seed``) with a tokenizer trained on skill lines, saved to
+    ``directory``; returns the tokenizer."""
     from sinkprune.data.skills import training_lines
     from sinkprune.data.tokenizer import special_ids, train_tokenizer
     from sinkprune.models import build_model, save_model
@@ -143,7 +143,7 @@ def save_tiny_llada(directory, max_seq_len: int):
     tok = train_tokenizer(training_lines(2000, 0), vocab_size=400, image_tokens=0)
     model = build_model("llada", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
                                   "tie_embeddings": True}, vocab_size=len(tok), max_seq_len=max_seq_len,
-                        special_ids=special_ids(tok), seed=0)
+                        special_ids=special_ids(tok), seed=seed)
     save_model(model, directory)
     tok.save_pretrained(str(directory))
     return tok

@@ -142,3 +142,12 @@ def test_cli_several_kinds_in_one_process_equal_one_kind_each(tmp_path):
         assert (tmp_path / "both" / f"{kind}.npz").read_bytes() == (tmp_path / "one" / f"{kind}.npz").read_bytes()
     with pytest.raises(SystemExit):
         sinks_main([*common, "--kind", *kinds, "--out", str(tmp_path / "x.npz")])  # one --out per --kind
+    # Two models in one process: outputs model by model, each as a process of its own writes.
+    save_model(tiny("llada", 2), tmp_path / "m2")
+    sinks_main([*common, "--model", str(tmp_path / "m2"), "--kind", *kinds, "--out",
+                *(str(tmp_path / "two" / f"{m}-{k}.npz") for m in ("m", "m2") for k in kinds)])
+    sinks_main(["trajectory", "--model", str(tmp_path / "m2"), "--calib", str(tmp_path / "calibration.pt"),
+                "--config", str(tmp_path / "c.yaml"), "--kind", "noised", "--out", str(tmp_path / "m2.npz")])
+    assert (tmp_path / "two" / "m-noised.npz").read_bytes() == (tmp_path / "one" / "noised.npz").read_bytes()
+    assert (tmp_path / "two" / "m2-noised.npz").read_bytes() == (tmp_path / "m2.npz").read_bytes()
+    assert (tmp_path / "m2.npz").read_bytes() != (tmp_path / "one" / "noised.npz").read_bytes()

@@ -2,7 +2,8 @@
 
     sinkprune evaluate --model DIR --tasks-dir results/data/tasks \
         --tasks mini_mmlu,mini_piqa --config C.yaml --out results/eval/{model}/{method}/{sparsity}.json
-        [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once)
+        [--model DIR2 --out OUT2 ...]   (several models in one process: imports paid once; a model
+        whose files equal an earlier one's gets a copy of its results)
         [--perplexity P.json ... --text heldout.txt]   (each model's perplexity too, same process)
     sinkprune evaluate build-tasks --config C.yaml --out-dir results/data/tasks
     sinkprune evaluate merge PART.json [PART.json ...] --out M.json   (per-task results of one model)
@@ -47,6 +48,7 @@ def _build_tasks(args: argparse.Namespace, config: dict) -> None:
 def _evaluate(args: argparse.Namespace, config: dict) -> None:
     from sinkprune.device import placement
     from sinkprune.evaluate.run import evaluate_model, resolve_tasks, write_stable
+    from sinkprune.evaluate.same_weights import first_equal
     from sinkprune.models.checkpoint import resolve_checkpoint
 
     placement(config)  # a GPU asked for and absent fails here, naming config key 'device'
@@ -84,7 +86,11 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
             raise KeyError(f"give one --perplexity per --model ({len(args.model)} models, "
                            f"{len(args.perplexity)} perplexity outputs)")
         ppl = _perplexity_input(args.text, config)
+    same = first_equal(args.model)
     for i, (model, out) in enumerate(zip(args.model, args.out)):
+        if same[i] != i:
+            _copy_results(i, same[i], args)
+            continue
         # Fresh task objects per model, so each result equals that of a run on its own.
         resolved = resolve_tasks(tasks, args.tasks_dir, shots) if i else first
         write_stable(evaluate_model(model, resolved, settings, seed=int(config["seed"]),
@@ -94,6 +100,19 @@ def _evaluate(args: argparse.Namespace, config: dict) -> None:
             # Perplexity draws its masks from generators seeded per window, not from the global
             # generator lm-eval advanced, so it equals `sinkprune evaluate perplexity` on its own.
             _write_perplexity(model, ppl, config, args.perplexity[i])
+
+
+def _copy_results(i: int, source: int, args: argparse.Namespace) -> None:
+    """Model ``i`` has the files of model ``source`` (scored earlier in this job): copy its outputs."""
+    import shutil
+
+    pairs = [(args.out[source], args.out[i])]
+    if args.perplexity:
+        pairs.append((args.perplexity[source], args.perplexity[i]))
+    for done, out in pairs:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(done, out)
+        print(f"wrote {out}: {args.model[i]} has the files of {args.model[source]} (scored once)")
 
 
 def _perplexity_input(text_file: str | None, config: dict) -> tuple:

@@ -3,6 +3,7 @@
     sinkprune sinks trajectory --model DIR --calib results/data/calibration.pt \
         --config C.yaml --kind noised|generate|ar_prefix --out results/sinks/{model}/{state}/{kind}.npz
         [--kind noised generate --out NOISED.npz GENERATE.npz]   (several kinds, one model load)
+        [--model DIR2 ...]   (several models, one process: --out lists every kind of each model in turn)
     sinkprune sinks summarize --config C.yaml --inputs results/sinks/*/*/*.npz \
         --table results/tables/sinks.csv --tex paper/tables/sinks.tex --claim results/claims/sink_variance.json
 """
@@ -18,11 +19,12 @@ from sinkprune.config import load_config, set_threads
 
 
 def trajectory_command(args: argparse.Namespace) -> None:
-    """Load model and calibration batch once, run each ``--kind`` in turn, write its ``--out`` .npz.
+    """For each ``--model``: load it once, run each ``--kind`` in turn, write its ``--out`` .npz
+    (outputs model by model, kinds in ``--kind`` order).
 
-    Several kinds share one process (the imports and the model load cost more than a tiny model's
+    Several models and kinds share one process (the imports cost more than a tiny model's
     trajectory); each trajectory draws from its own seeded generator, so the files equal those
-    of one process per kind.
+    of one process per model and kind.
     """
     import torch
 
@@ -36,15 +38,17 @@ def trajectory_command(args: argparse.Namespace) -> None:
     set_threads(config)
     settings = SinkSettings.from_config(config)
     device, dtype = placement(config)
-    model = load_model(args.model, device=device, dtype=dtype)
     ids = torch.load(args.calib)["input_ids"]
-    for kind, out in zip(args.kind, args.out):
-        start = time.perf_counter()
-        traj = build_trajectory(model, ids, kind, settings)
-        seconds = time.perf_counter() - start
-        save_trajectory(traj, out)
-        print(f"{args.model} {kind}: mass {tuple(traj.mass.shape)} [T, N, L, H, S], "
-              f"lengths {traj.lengths.tolist()}, {seconds:.1f} s → {out}")
+    outs = iter(args.out)
+    for path in args.model:
+        model = load_model(path, device=device, dtype=dtype)
+        for kind, out in zip(args.kind, outs):
+            start = time.perf_counter()
+            traj = build_trajectory(model, ids, kind, settings)
+            seconds = time.perf_counter() - start
+            save_trajectory(traj, out)
+            print(f"{path} {kind}: mass {tuple(traj.mass.shape)} [T, N, L, H, S], "
+                  f"lengths {traj.lengths.tolist()}, {seconds:.1f} s → {out}")
 
 
 def summarize_command(args: argparse.Namespace) -> None:
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("trajectory", help="received mass along trajectories of one model")
-    p.add_argument("--model", required=True, help="checkpoint directory (or hub id)")
+    p.add_argument("--model", required=True, action="append",
+                   help="checkpoint directory (or hub id); repeatable (same calibration batch)")
     p.add_argument("--calib", required=True, help="calibration.pt with input_ids [N, S]")
     p.add_argument("--config", required=True)
     p.add_argument("--kind", required=True, nargs="+", choices=["noised", "generate", "ar_prefix"],
@@ -109,8 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--controls", nargs="*", default=[],
                    help="results/controls/sinks/{control,planted,untrained}/{dlm,ar}.npz (planted controls)")
     args = parser.parse_args(argv)
-    if args.step == "trajectory" and len(args.kind) != len(args.out):
-        parser.error(f"give one --out per --kind ({len(args.kind)} kinds, {len(args.out)} outputs)")
+    if args.step == "trajectory" and len(args.kind) * len(args.model) != len(args.out):
+        parser.error(f"give one --out per --model and --kind ({len(args.model)} models × {len(args.kind)} kinds, "
+                     f"{len(args.out)} outputs)")
     if args.step == "trajectory":
         trajectory_command(args)
     else:
