@@ -87,9 +87,10 @@ def model_input(model, state="trained"):
 
 
 # Scheduling order when jobs compete for cores (Snakemake runs higher priorities first): the
-# training chain is the critical path, then pruning, then evaluation; the controls and sink
-# trajectories fill the gaps.
-PRIORITY = {"train": 30, "prune": 20, "evaluate": 10}
+# training chain is the critical path; the planted controls need no trained model and take a
+# core the chain leaves free; then pruning, sink trajectories and evaluation, so that the jobs
+# left at the end are the evaluations and the short tables, figures and audit after them.
+PRIORITY = {"train": 30, "controls": 25, "prune": 20, "sinks": 15, "evaluate": 10}
 
 
 # Top-level config sections, in schema order: the keys a stage's code may look up.

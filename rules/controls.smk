@@ -15,6 +15,7 @@ CONTROLS_STAGE = stage(
 if "controls" in config:  # absent: no planted controls
 
     rule control_sink_pairs:
+        priority: PRIORITY["controls"]
         output:
             control_trajectories(),
         params:
@@ -36,6 +37,7 @@ if "controls" in config:  # absent: no planted controls
 
 
     rule control_sink_power:
+        priority: PRIORITY["controls"]
         output:
             table="results/controls/sink_power.csv",
             summary="results/controls/sink_power.json",
@@ -57,6 +59,7 @@ if "controls" in config:  # absent: no planted controls
 
 
     rule control_pruning:
+        priority: PRIORITY["controls"]
         output:
             table="results/controls/pruning.csv",
             summary="results/controls/pruning.json",

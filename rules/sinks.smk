@@ -18,6 +18,7 @@ if config["scale"] == "mini":
 
 
     rule sink_trajectory:
+        priority: PRIORITY["sinks"]
         input:
             models=state_files("results/models/{model}/{state}"),
             calib="results/data/calibration/{model}.pt",
@@ -62,6 +63,7 @@ if config["scale"] == "mini":
 else:
 
     rule sink_trajectory:
+        priority: PRIORITY["sinks"]
         input:
             model=lambda w: model_input(w.model, w.state),
             calib="results/data/calibration/{model}.pt",

@@ -13,6 +13,7 @@ import yaml
 
 from sinkprune.device import placement
 from sinkprune.prune.methods import NEEDS_SHARED, STRUCTURED, dense_statistics, prune_model
+from sinkprune.prune.protocol_diff import weight_masks
 from sinkprune.prune.report import peak_rss_mb, sparsity_report
 from sinkprune.prune.settings import PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
@@ -86,8 +87,13 @@ def run_pruning(model_dir: str | Path, calib: str | Path, shared_path: str | Pat
 def _prune_sparsities(fresh_model: Callable[[], Any], model_dir: str | Path, ids: torch.Tensor,
                       shared: SharedStats | None, shared_path: str | Path | None, method: str,
                       sparsities: list[str], settings: PruneSettings, outs: list[str | Path],
-                      reports: list[str | Path], timings: list[str | Path] | None) -> list[dict[str, Any]]:
-    """Prune ``fresh_model()`` (a dense copy) once per sparsity; write checkpoints, reports, timings."""
+                      reports: list[str | Path], timings: list[str | Path] | None,
+                      masks: dict[tuple[str, str], torch.Tensor] | None = None) -> list[dict[str, Any]]:
+    """Prune ``fresh_model()`` (a dense copy) once per sparsity; write checkpoints, reports, timings.
+
+    masks: when given, receives each unstructured pruned model's zero pattern under
+    ``(method, sparsity string)`` (the protocol difference reuses it).
+    """
     from sinkprune.models import save_model
 
     specs = [parse_sparsity(s) for s in sparsities]
@@ -101,6 +107,8 @@ def _prune_sparsities(fresh_model: Callable[[], Any], model_dir: str | Path, ids
             dense = dense_statistics(model, method, ids, shared, settings.released)
         prune_model(model, method, spec, ids, shared, settings, dense)
         wall = time.perf_counter() - start
+        if masks is not None and method not in STRUCTURED:
+            masks[(method, sparsities[i])] = weight_masks(model)
         save_model(model, outs[i])
         result = {
             "model": str(model_dir), "method": method, "sparsity": spec.tag,
@@ -144,7 +152,7 @@ def run_model(model_dir: str | Path, name: str, calib: str | Path, config: str |
     import copy
 
     from sinkprune.models import load_model
-    from sinkprune.prune.protocol_diff import write_protocol_diff
+    from sinkprune.prune.protocol_diff import KnownMasks, write_protocol_diff
 
     settings, device, dtype = _setup(config)
     raw = yaml.safe_load(Path(config).read_text()) or {}
@@ -159,6 +167,7 @@ def run_model(model_dir: str | Path, name: str, calib: str | Path, config: str |
         shared = SharedStats.load(shared_path)  # exactly what a `run` process reads
         shared.check_compatible(ids, settings.sinks, settings.protocol)
         print(f"sink scores of {model_dir}: {len(shared.timesteps)} timesteps × {ids.shape[0]} sequences → {shared_path}")
+    known = KnownMasks(settings.protocol, shared=shared)
     for method in methods:
         torch.manual_seed(settings.seed)  # as `run` seeds its process
         specs = method_sparsities(raw, method)
@@ -166,5 +175,6 @@ def run_model(model_dir: str | Path, name: str, calib: str | Path, config: str |
         _prune_sparsities(lambda: copy.deepcopy(dense_model), model_dir, ids,
                           shared if method in NEEDS_SHARED else None, shared_path, method, specs, settings,
                           [f"{b}/model" for b in base], [f"{b}/report.json" for b in base],
-                          [f"{timing_dir}/{method}/{s}.json" for s in specs] if timing_dir else None)
-    write_protocol_diff(dense_model, name, ids, raw, f"{out_dir}/protocol_diff.csv")
+                          [f"{timing_dir}/{method}/{s}.json" for s in specs] if timing_dir else None, known.masks)
+    # The config's own protocol was just pruned: the difference prunes only the other one.
+    write_protocol_diff(dense_model, name, ids, raw, f"{out_dir}/protocol_diff.csv", known)

@@ -14,6 +14,7 @@ each protocol removes).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ from sinkprune.prune.methods import NEEDS_SHARED, STRUCTURED, dense_statistics, 
 from sinkprune.prune.settings import PROTOCOLS, PruneSettings
 from sinkprune.prune.sparsity import parse_sparsity
 from sinkprune.prune.stats import SharedStats, compute_shared_stats
+
+@dataclass
+class KnownMasks:
+    """Masks one protocol already gave in this process: ``(method, sparsity string) → mask``, as
+    :func:`weight_masks` of the pruned model (unstructured methods), and its sink scores."""
+
+    protocol: str
+    masks: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+    shared: SharedStats | None = None
+
 
 COLUMNS = ["model", "method", "sparsity", "entries", "differing", "share_differing", "released_pruned",
            "corrected_pruned"]
@@ -68,23 +79,32 @@ def masks_of(model: Any, method: str, spec: str, ids: torch.Tensor, shared: Shar
     return weight_masks(pruned)
 
 
-def diff_rows(model: Any, name: str, ids: torch.Tensor, config: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per method × sparsity of ``config`` (see the module docstring for the columns)."""
+def diff_rows(model: Any, name: str, ids: torch.Tensor, config: dict[str, Any],
+              known: KnownMasks | None = None) -> list[dict[str, Any]]:
+    """One row per method × sparsity of ``config`` (see the module docstring for the columns).
+
+    known: masks of the config's own protocol already computed by the pruning in this process;
+    only the other protocol is pruned then.
+    """
     base = PruneSettings.from_config(config)
     settings = {p: PruneSettings(**{**vars(base), "protocol": p}) for p in PROTOCOLS}
     prune = config["prune"]
     methods = list(prune["methods"])
+    known = known or KnownMasks(base.protocol)
     shared: dict[str, SharedStats | None] = {p: None for p in PROTOCOLS}
     if any(m in NEEDS_SHARED for m in methods):
-        shared = {p: compute_shared_stats(model, ids, base.sinks, base.seed, protocol=p) for p in PROTOCOLS}
+        shared = {p: known.shared if p == known.protocol and known.shared is not None
+                  else compute_shared_stats(model, ids, base.sinks, base.seed, protocol=p) for p in PROTOCOLS}
     rows = []
     for method in methods:
         specs = prune.get("structured_ratios", []) if method in STRUCTURED else prune["sparsities"]
+        to_prune = [p for p in PROTOCOLS if p != known.protocol or any((method, s) not in known.masks for s in specs)]
         # each method's statistics of the dense model, once per protocol for all its sparsities
         dense = {p: dense_statistics(model, method, ids, shared[p] if method in NEEDS_SHARED else None,
-                                     settings[p].released) for p in PROTOCOLS}
+                                     settings[p].released) for p in to_prune}
         for spec in specs:
             released, corrected = (masks_of(model, method, spec, ids, shared[p], settings[p], dense[p])
+                                   if p in to_prune else known.masks[(method, spec)]
                                    for p in ("released", "corrected"))
             differing = int((released != corrected).sum())
             rows.append({"model": name, "method": method, "sparsity": parse_sparsity(spec).tag,
@@ -110,9 +130,9 @@ def run_protocol_diff(model_dir: str | Path, name: str, calib: str | Path, confi
 
 
 def write_protocol_diff(model: Any, name: str, ids: torch.Tensor, config: dict[str, Any],
-                        out: str | Path) -> pd.DataFrame:
+                        out: str | Path, known: KnownMasks | None = None) -> pd.DataFrame:
     """Write the protocol-difference CSV of the dense ``model`` (left unchanged) to ``out``."""
-    table = pd.DataFrame(diff_rows(model, name, ids, config), columns=COLUMNS)
+    table = pd.DataFrame(diff_rows(model, name, ids, config, known), columns=COLUMNS)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6f")
     return table
