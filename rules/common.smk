@@ -87,9 +87,10 @@ def model_input(model, state="trained"):
 
 
 # Scheduling order when jobs compete for cores (Snakemake runs higher priorities first): the
-# training chain is the critical path; the planted controls need no trained model and take a
-# core the chain leaves free; then pruning, sink trajectories and evaluation, so that the jobs
-# left at the end are the evaluations and the short tables, figures and audit after them.
+# training chain (and the task files) first, as it is the critical path; the planted controls,
+# which need no trained model, on a core the chain leaves free; then pruning, the sink
+# trajectories with their summary and figures, and the evaluations last, so that the run ends
+# with them and the short main table, accuracy figure and audit after them.
 PRIORITY = {"train": 30, "controls": 25, "prune": 20, "sinks": 15, "evaluate": 10}
 
 

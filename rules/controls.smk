@@ -82,6 +82,7 @@ if "controls" in config:  # absent: no planted controls
 
 
     rule fig_sink_power:
+        priority: PRIORITY["sinks"]
         input:
             power="results/controls/sink_power.csv",
             summary="results/controls/sink_power.json",

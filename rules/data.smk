@@ -67,7 +67,7 @@ rule streams:
 
 
 rule calibration:
-    priority: PRIORITY["train"]
+    priority: PRIORITY["prune"]
     # One batch per model: at paper scale each family has its own tokenizer.
     input:
         tokenizer=lambda w: [tokenizer_source(w.model)] if is_trained(w.model) else [PREFLIGHT],

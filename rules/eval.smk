@@ -29,7 +29,7 @@ PPL_TEXT = ["results/data/corpus_heldout.txt"] if config["scale"] == "mini" else
 # The offline mini tasks (lm-eval YAML + JSONL) built from the synthetic skills; the paper's
 # benchmarks ship with lm-eval (TASK_DIRS in rules/common.smk is empty at paper scale).
 rule tasks:
-    priority: PRIORITY["evaluate"]
+    priority: PRIORITY["train"]
     output:
         directory("results/data/tasks"),
     params:

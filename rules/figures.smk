@@ -5,6 +5,7 @@ SINK_FIGURES_CODE = source_hash("sinkprune.figures.sinks", entry="sinkprune.figu
 
 
 rule fig_sink_variance:
+    priority: PRIORITY["sinks"]
     input:
         "results/tables/sinks.csv",
     output:
@@ -23,6 +24,7 @@ rule fig_sink_variance:
 
 
 rule fig_sink_layers:
+    priority: PRIORITY["sinks"]
     input:
         "results/tables/sinks.csv",
     output:
@@ -41,6 +43,7 @@ rule fig_sink_layers:
 
 
 rule fig_sink_heatmap:
+    priority: PRIORITY["sinks"]
     input:
         trained=heatmap_input("trained"),
         untrained=heatmap_input("untrained"),

@@ -98,6 +98,7 @@ else:
 
 
 rule sink_summary:
+    priority: PRIORITY["sinks"]
     input:
         trajectories=sink_trajectories(),
         controls=control_trajectories(),
