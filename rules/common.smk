@@ -256,11 +256,24 @@ def eval_model_arg(wildcards, input):
     return model_dir(wildcards.model) if wildcards.method == "dense" else input.model[0]
 
 
-def eval_group(pattern, dense=True):
-    """``pattern`` ({method}, {sparsity}; {model} kept) for the dense model, then every pruned
-    run of the config: the checkpoints or outputs of one grouped evaluation job, in order."""
-    runs = ([("dense", "0.00")] if dense else []) + [(meth, s) for meth in METHODS for s in sparsities(meth)]
-    return [pattern.replace("{method}", meth).replace("{sparsity}", s) for meth, s in runs]
+def eval_runs(part):
+    """(method, sparsity) of grouped evaluation job ``part`` of a model: 0 scores the dense model
+    and the first half of the unstructured sparsities, 1 the other half and the structured
+    ratios. Two jobs of similar size per model pack the two cores better at the end of a run,
+    and every method at one sparsity stays in one job (equal weights are scored once)."""
+    unstructured = group_sparsities()
+    first = set(unstructured[:(len(unstructured) + 1) // 2])
+    runs = [("dense", "0.00")] if part == 0 else []
+    for meth in METHODS:
+        runs += [(meth, s) for s in sparsities(meth) if (meth not in STRUCTURED and s in first) == (part == 0)]
+    return runs
+
+
+def eval_group(pattern, part, dense=True):
+    """``pattern`` ({method}, {sparsity}; {model} kept) for every run of evaluation job ``part``,
+    in order; without the dense model when ``dense`` is false."""
+    return [pattern.replace("{method}", meth).replace("{sparsity}", s)
+            for meth, s in eval_runs(part) if dense or meth != "dense"]
 
 
 def heatmap_input(state):

@@ -47,30 +47,35 @@ rule tasks:
 
 if EVAL_SPLIT == "grouped":
 
-    # eval.split: grouped (the mini setting): one job per model scores the dense model and every
-    # pruned one, each with its perplexity (same process, after lm-eval): at mini scale a job's
-    # start-up (imports, task loading) costs more than one model's evaluation, and pruned models
-    # with equal files (sink_*_unstable where every sink is unstable) are scored once
-    # (sinkprune/evaluate/same_weights.py).
+    # eval.split: grouped (the mini setting): two jobs per model (eval_runs in rules/common.smk)
+    # score the dense model and every pruned one, each with its perplexity (same process, after
+    # lm-eval): at mini scale a job's start-up (imports, task loading) costs more than one model's
+    # evaluation, and pruned models with equal files (sink_*_unstable where every sink is
+    # unstable) are scored once (sinkprune/evaluate/same_weights.py).
+    EVAL_GROUP_PARAMS = dict(
+        **EVAL_PPL_STAGE,
+        config=CONFIGFILE,
+        outs=lambda w, output: " ".join(f"--out {o}" for o in output.results),
+        ppl=lambda w, output: " ".join(f"--perplexity {o}" for o in output.perplexity),
+        tasks=",".join(TASKS),
+        tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
+        text=lambda w, input: f"--text {input.text}" if input.text else "",
+    )
+
+
     rule evaluate:
         priority: PRIORITY["evaluate"]
         input:
             dense=lambda w: model_input(w.model),
-            pruned=eval_group("results/prune/{model}/{method}/{sparsity}/model", dense=False),
+            pruned=eval_group("results/prune/{model}/{method}/{sparsity}/model", 0, dense=False),
             tasks=TASK_DIRS,
             text=PPL_TEXT,
         output:
-            results=eval_group("results/eval/{model}/{method}/{sparsity}.json"),
-            perplexity=eval_group("results/eval/{model}/{method}/{sparsity}/perplexity.json"),
+            results=eval_group("results/eval/{model}/{method}/{sparsity}.json", 0),
+            perplexity=eval_group("results/eval/{model}/{method}/{sparsity}/perplexity.json", 0),
         params:
-            **EVAL_PPL_STAGE,
-            config=CONFIGFILE,
+            **EVAL_GROUP_PARAMS,
             models=lambda w, input: " ".join(f"--model {m}" for m in [model_dir(w.model), *input.pruned]),
-            outs=lambda w, output: " ".join(f"--out {o}" for o in output.results),
-            ppl=lambda w, output: " ".join(f"--perplexity {o}" for o in output.perplexity),
-            tasks=",".join(TASKS),
-            tasks_dir=lambda w, input: f"--tasks-dir {input.tasks}" if input.tasks else "",
-            text=lambda w, input: f"--text {input.text}" if input.text else "",
         threads: config["threads"]
         resources:
             **resources_for("evaluate"),
@@ -83,6 +88,23 @@ if EVAL_SPLIT == "grouped":
         shell:
             "sinkprune evaluate --config {params.config} {params.models} {params.tasks_dir} "
             "--tasks {params.tasks} {params.outs} {params.ppl} {params.text} > {log} 2>&1"
+
+
+    use rule evaluate as evaluate_rest with:
+        input:
+            pruned=eval_group("results/prune/{model}/{method}/{sparsity}/model", 1, dense=False),
+            tasks=TASK_DIRS,
+            text=PPL_TEXT,
+        output:
+            results=eval_group("results/eval/{model}/{method}/{sparsity}.json", 1),
+            perplexity=eval_group("results/eval/{model}/{method}/{sparsity}/perplexity.json", 1),
+        params:
+            **EVAL_GROUP_PARAMS,
+            models=lambda w, input: " ".join(f"--model {m}" for m in input.pruned),
+        log:
+            "logs/eval/{model}-rest.log",
+        benchmark:
+            "benchmarks/eval/{model}-rest.tsv"
 
 else:
 

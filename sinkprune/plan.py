@@ -454,10 +454,16 @@ class Planner:
                                  "evaluate", **share)
                 self.add_cheap("merge_eval", "evaluate", wildcards=f"model={m},method={meth},sparsity={sp}")
             return
-        # Grouped: one job per model, dense and pruned, perplexity included (rules/eval.smk).
+        # Grouped: two jobs per model (rules/common.smk eval_runs), perplexity included.
+        unstructured = [str(s) for s in self.config["prune"]["sparsities"]]
+        first = set(unstructured[:(len(unstructured) + 1) // 2])
         for m in self.pruned:
-            self.add("evaluate", f"model={m}", "evaluate", "evaluate",
-                     **self._eval_and_perplexity(m, sum(1 for run in runs if run[0] == m)))
+            models = [run for run in runs if run[0] == m]
+            part0 = sum(1 for _, meth, sp in models if meth == "dense" or (meth not in STRUCTURED and sp in first))
+            self.add("evaluate", f"model={m}", "evaluate", "evaluate", **self._eval_and_perplexity(m, part0))
+            if len(models) > part0:
+                self.add("evaluate_rest", f"model={m}", "evaluate", "evaluate",
+                         **self._eval_and_perplexity(m, len(models) - part0))
 
     def _eval_and_perplexity(self, m: str, models: int) -> dict:
         """Cost of a grouped evaluation job: lm-eval, then perplexity, of ``models`` models."""

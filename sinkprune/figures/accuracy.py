@@ -41,7 +41,7 @@ def accuracy_vs_sparsity(table: pd.DataFrame, out_pdf: str | Path) -> None:
     rows = sorted(set(df["model"]))
     grid = sns.relplot(data=lines, x="sparsity_num", y="value", hue="method", style="method",
                        col="task", col_order=order, row="model", row_order=rows, kind="line",
-                       markers=True, dashes=False, height=2.4, aspect=1.1,
+                       markers=True, dashes=False, height=2.4, aspect=1.1, errorbar=None,
                        facet_kws={"sharey": False}, hue_order=sorted(set(lines["method"])))
     for (model, task), ax in grid.axes_dict.items():
         chance = df[(df["model"] == model) & (df["task"] == task)]["chance"].dropna()
