@@ -38,6 +38,7 @@ from sinkprune.prune.names import STRUCTURED_SET as STRUCTURED
 # Untrained initialisations per architecture (index 0: the model's own init; docs/method.md §3).
 UNTRAINED_SEEDS = int(config["sinks"].get("untrained_seeds", 1))
 UNTRAINED_STATES = [untrained_state(i) for i in range(UNTRAINED_SEEDS)]
+SINK_STATES = ["trained"] + UNTRAINED_STATES  # the states whose sink trajectories are computed
 
 
 def sparsities(method):
@@ -274,6 +275,11 @@ def eval_group(pattern, part, dense=True):
     in order; without the dense model when ``dense`` is false."""
     return [pattern.replace("{method}", meth).replace("{sparsity}", s)
             for meth, s in eval_runs(part) if dense or meth != "dense"]
+
+
+def state_files(pattern):
+    """``pattern`` ({model}, {state}) for every state of the model: trained, then each untrained seed."""
+    return [pattern.replace("{state}", state) for state in SINK_STATES]
 
 
 def heatmap_input(state):

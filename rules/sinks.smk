@@ -9,12 +9,6 @@
 if config["scale"] == "mini":
 
     AR_MODELS = [m for m in MODELS if trajectory_kinds(m) == ["ar_prefix"]]
-    SINK_STATES = ["trained"] + UNTRAINED_STATES
-
-
-    def state_files(pattern):
-        """``pattern`` ({model}, {state}) for every state of the model, in SINK_STATES order."""
-        return [pattern.replace("{state}", state) for state in SINK_STATES]
 
 
     rule sink_trajectory:

@@ -198,7 +198,7 @@ def test_device_and_dtype_keys_resolve_or_name_the_key() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="config key 'device' is 'cuda'"):
             resolve_device("cuda")
-    for name, device, dtype in (("mini", "cpu", "float32"), ("paper", "cuda", "bfloat16")):
+    for name, device, dtype in (("mini", "cpu", "bfloat16"), ("paper", "cuda", "bfloat16")):
         config = yaml.safe_load((REPO_ROOT / "config" / f"{name}.yaml").read_text())
         assert (config["device"], config["dtype"]) == (device, dtype)
         with pytest.raises(ConfigError, match="device"):
