@@ -6,6 +6,7 @@ import sys
 
 from sinkprune.codehash import code_hash, config_sections
 from sinkprune.config import ConfigError, config_schema, validate_config
+from sinkprune.evaluate.groups import eval_job_runs
 from sinkprune.prune.names import NEEDS_SHARED
 from sinkprune.sinks.store import control_group, untrained_index, untrained_state
 
@@ -185,7 +186,7 @@ def sink_trajectories():
     """Every sink trajectory file: each model, trained and untrained, each kind of trajectory."""
     out = []
     for m in MODELS:
-        out += [f"results/sinks/{m}/{state}/{k}.npz" for state in ["trained"] + UNTRAINED_STATES for k in trajectory_kinds(m)]
+        out += [f"results/sinks/{m}/{state}/{k}.npz" for state in SINK_STATES for k in trajectory_kinds(m)]
     return out
 
 
@@ -257,24 +258,11 @@ def eval_model_arg(wildcards, input):
     return model_dir(wildcards.model) if wildcards.method == "dense" else input.model[0]
 
 
-def eval_runs(part):
-    """(method, sparsity) of grouped evaluation job ``part`` of a model: 0 scores the dense model
-    and the first half of the unstructured sparsities, 1 the other half and the structured
-    ratios. Two jobs of similar size per model pack the two cores better at the end of a run,
-    and every method at one sparsity stays in one job (equal weights are scored once)."""
-    unstructured = group_sparsities()
-    first = set(unstructured[:(len(unstructured) + 1) // 2])
-    runs = [("dense", "0.00")] if part == 0 else []
-    for meth in METHODS:
-        runs += [(meth, s) for s in sparsities(meth) if (meth not in STRUCTURED and s in first) == (part == 0)]
-    return runs
-
-
 def eval_group(pattern, part, dense=True):
-    """``pattern`` ({method}, {sparsity}; {model} kept) for every run of evaluation job ``part``,
-    in order; without the dense model when ``dense`` is false."""
+    """``pattern`` ({method}, {sparsity}; {model} kept) for every run of grouped evaluation job
+    ``part`` (sinkprune/evaluate/groups.py), in order; without the dense model when ``dense`` is false."""
     return [pattern.replace("{method}", meth).replace("{sparsity}", s)
-            for meth, s in eval_runs(part) if dense or meth != "dense"]
+            for meth, s in eval_job_runs(config, part) if dense or meth != "dense"]
 
 
 def state_files(pattern):

@@ -47,7 +47,7 @@ rule tasks:
 
 if EVAL_SPLIT == "grouped":
 
-    # eval.split: grouped (the mini setting): two jobs per model (eval_runs in rules/common.smk)
+    # eval.split: grouped (the mini setting): two jobs per model (sinkprune/evaluate/groups.py)
     # score the dense model and every pruned one, each with its perplexity (same process, after
     # lm-eval): at mini scale a job's start-up (imports, task loading) costs more than one model's
     # evaluation, and pruned models with equal files (sink_*_unstable where every sink is

@@ -454,16 +454,14 @@ class Planner:
                                  "evaluate", **share)
                 self.add_cheap("merge_eval", "evaluate", wildcards=f"model={m},method={meth},sparsity={sp}")
             return
-        # Grouped: two jobs per model (rules/common.smk eval_runs), perplexity included.
-        unstructured = [str(s) for s in self.config["prune"]["sparsities"]]
-        first = set(unstructured[:(len(unstructured) + 1) // 2])
+        # Grouped: two jobs per model (sinkprune/evaluate/groups.py), perplexity included.
+        from sinkprune.evaluate.groups import eval_job_runs
+
         for m in self.pruned:
-            models = [run for run in runs if run[0] == m]
-            part0 = sum(1 for _, meth, sp in models if meth == "dense" or (meth not in STRUCTURED and sp in first))
-            self.add("evaluate", f"model={m}", "evaluate", "evaluate", **self._eval_and_perplexity(m, part0))
-            if len(models) > part0:
-                self.add("evaluate_rest", f"model={m}", "evaluate", "evaluate",
-                         **self._eval_and_perplexity(m, len(models) - part0))
+            for rule, part in (("evaluate", 0), ("evaluate_rest", 1)):
+                count = len(eval_job_runs(self.config, part))
+                if count:
+                    self.add(rule, f"model={m}", "evaluate", "evaluate", **self._eval_and_perplexity(m, count))
 
     def _eval_and_perplexity(self, m: str, models: int) -> dict:
         """Cost of a grouped evaluation job: lm-eval, then perplexity, of ``models`` models."""
